@@ -1,0 +1,1 @@
+"""psm-bot: Telegram bot of the Piano Strategico Metropolitano di Genova."""

@@ -1,0 +1,109 @@
+"""Command line: `python -m bot [run|demo|db upgrade|db seed|i18n compile]`.
+
+Without a subcommand: the real bot when TELEGRAM_BOT_TOKEN is set, else the offline demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings
+from bot.services.plan import PlanDataError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="psm-bot: Telegram bot of the Piano Strategico Metropolitano di Genova",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot by long polling (needs TELEGRAM_BOT_TOKEN)")
+    demo = commands.add_parser("demo", help="offline demo against the bundled Bot API stand-in")
+    demo.add_argument("--keep-db", metavar="PATH", help="keep the demo database at PATH")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations and seed the plan's reference data")
+    db_commands.add_parser("seed", help="reload the plan's reference data from the YAML file")
+    i18n = commands.add_parser("i18n", help="translations")
+    i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
+    i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        for noisy in ("httpx", "alembic"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+        return _dispatch(args, settings)
+    except (ConfigError, PlanDataError) as error:
+        print(f"psm-bot: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command or ("run" if settings.telegram_bot_token else "demo")
+    if command == "run":
+        settings.require_token()
+        return asyncio.run(_run(settings))
+    if command == "demo":
+        from bot.demo import run_demo
+
+        if args.command is None:
+            print("TELEGRAM_BOT_TOKEN is not set: running the offline demo.\n")
+        return asyncio.run(run_demo(keep_db=getattr(args, "keep_db", None)))
+    if command == "db":
+        return asyncio.run(_db(settings, args.db_command))
+    if command == "i18n":
+        from bot.i18n import compile_catalogs
+
+        for path in compile_catalogs():
+            print(f"compiled {path}")
+        return 0
+    raise AssertionError(command)
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import build_application
+    from bot.runtime import prepare_database, run_until_signalled
+
+    db = await _prepared(settings)
+    try:
+        await run_until_signalled(build_application(settings, db))
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _db(settings: Settings, action: str) -> int:
+    db = await _prepared(settings)
+    await db.dispose()
+    print(f"database ready ({action}): {settings.database_url}")
+    return 0
+
+
+async def _prepared(settings: Settings):
+    from sqlalchemy.exc import OperationalError
+
+    from bot.runtime import prepare_database
+
+    try:
+        return await prepare_database(settings)
+    except OperationalError as error:
+        raise ConfigError(
+            f"cannot reach the database at DATABASE_URL: {error.orig or error}".splitlines()[0]
+        ) from error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Composition of the Telegram application: settings → database → handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.ext import AIORateLimiter, Application
+
+from bot import handlers, screens
+from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.db.engine import Database
+from bot.handlers.context import CONTEXT_TYPES, BotApplication
+from bot.i18n import use_locale
+
+log = logging.getLogger(__name__)
+
+
+def build_application(
+    settings: Settings,
+    db: Database,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+) -> BotApplication:
+    api_base = base_url or settings.telegram_api_base_url
+    builder = (
+        Application.builder()
+        .token(settings.require_token())
+        .base_url(api_base)
+        .base_file_url(base_file_url or _file_url_for(api_base))
+        .context_types(CONTEXT_TYPES)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(_post_init)
+    )
+    application = builder.build()
+    application.bot_data.settings = settings
+    application.bot_data.db = db
+    handlers.register(application)
+    return application
+
+
+def _file_url_for(api_base: str) -> str:
+    # https://api.telegram.org/bot → https://api.telegram.org/file/bot
+    return api_base[: -len("bot")] + "file/bot" if api_base.endswith("/bot") else api_base
+
+
+async def _post_init(application: BotApplication) -> None:
+    await application.bot_data.db.ping()
+    await publish_command_menus(application)
+
+
+async def publish_command_menus(application: BotApplication) -> None:
+    """The command menu in each language, and the default language for everyone else."""
+    default = application.bot_data.settings.default_language
+    for language in (*SUPPORTED_LANGUAGES, None):
+        with use_locale(language or default):
+            commands = [BotCommand(name, text) for name, text in screens.command_menu()]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=language
+        )

@@ -1,0 +1,43 @@
+"""One entry point for inline buttons: parse the callback data, then dispatch.
+
+Stale or forged data gets a polite answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler
+
+from bot import callbacks
+from bot.callbacks import ChooseLanguage, ConfirmStop, InvalidCallback, OpenScreen, Toggle
+from bot.handlers import following, start
+from bot.handlers.context import BotContext, conversation
+from bot.i18n import _
+
+log = logging.getLogger(__name__)
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    try:
+        action = callbacks.parse(update.callback_query.data)
+    except InvalidCallback:
+        log.info("ignored unknown callback data %r", update.callback_query.data)
+        async with conversation(update, context):
+            pass
+        await update.callback_query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    match action:
+        case Toggle():
+            await following.toggle(update, context, action)
+        case OpenScreen():
+            await following.open_screen(update, context, action)
+        case ChooseLanguage():
+            await start.choose_language(update, context, action)
+        case ConfirmStop():
+            await following.confirm_stop(update, context, action)
+
+
+def handlers() -> list:
+    return [CallbackQueryHandler(on_button)]

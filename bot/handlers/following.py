@@ -1,0 +1,120 @@
+"""Following strategies, zones and comuni: menus, toggles, /mysubs and /stop."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot import screens
+from bot.callbacks import ConfirmStop, OpenScreen, Screen, Toggle
+from bot.db.models import Comune, TargetKind
+from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.i18n import _, current_language, ngettext
+from bot.screens import View
+from bot.services import subscriptions
+from bot.services.subscriptions import Change, Target, UnknownTarget
+
+
+async def my_subscriptions_command(update: Update, context: BotContext) -> None:
+    async with conversation(update, context) as convo:
+        view = await screens.my_subscriptions(convo.session, convo.subscriber)
+    await reply(update, view)
+
+
+async def stop_command(update: Update, context: BotContext) -> None:
+    async with conversation(update, context):
+        view = screens.stop_confirmation()
+    await reply(update, view)
+
+
+async def open_screen(update: Update, context: BotContext, action: OpenScreen) -> None:
+    async with conversation(update, context) as convo:
+        view = await _render(convo, action.screen, action.zone_id)
+    if view is None:
+        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        return
+    await update.callback_query.answer()
+    await show_in_place(update, view)
+
+
+async def toggle(update: Update, context: BotContext, action: Toggle) -> None:
+    target = Target(action.kind, action.target_id)
+    async with conversation(update, context) as convo:
+        try:
+            item = await subscriptions.describe_target(convo.session, target)
+        except UnknownTarget:
+            item = None
+        if item is not None:
+            if action.follow:
+                change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
+            else:
+                change = await subscriptions.unsubscribe(convo.session, convo.subscriber, target)
+            zone_id = await _zone_of(convo, target)
+            view = await _render(convo, action.screen, zone_id)
+    if item is None:
+        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        return
+    await update.callback_query.answer(_toggle_feedback(change, item.name(current_language())))
+    if view is not None:
+        await show_in_place(update, view)
+
+
+def _toggle_feedback(change: Change, name: str) -> str:
+    messages = {
+        Change.ADDED: _("You now follow: {name}"),
+        Change.ALREADY: _("You already follow: {name}"),
+        Change.REMOVED: _("You no longer follow: {name}"),
+        Change.NOT_FOLLOWING: _("You were not following: {name}"),
+    }
+    return messages[change].format(name=name)
+
+
+async def _zone_of(convo: Conversation, target: Target) -> str | None:
+    if target.kind is TargetKind.ZONE:
+        return target.id
+    if target.kind is TargetKind.COMUNE:
+        comune = await convo.session.get(Comune, target.id)
+        return comune.zone_id if comune else None
+    return None
+
+
+async def _render(convo: Conversation, screen: Screen, zone_id: str | None) -> View | None:
+    session, subscriber = convo.session, convo.subscriber
+    if screen is Screen.STRATEGIES:
+        return await screens.strategies(session, subscriber)
+    if screen is Screen.ZONES:
+        return await screens.zones(session, subscriber)
+    if screen is Screen.ZONE:
+        return await screens.zone(session, subscriber, zone_id) if zone_id else None
+    if screen is Screen.MY_SUBSCRIPTIONS:
+        return await screens.my_subscriptions(session, subscriber)
+    return screens.main_menu()
+
+
+async def confirm_stop(update: Update, context: BotContext, action: ConfirmStop) -> None:
+    async with conversation(update, context) as convo:
+        removed = await subscriptions.unsubscribe_all(convo.session, convo.subscriber) if action.confirmed else None
+    query = update.callback_query
+    await query.answer()
+    if removed is None:
+        text = _("All right: nothing has changed.")
+    elif removed == 0:
+        text = _("You were not following anything. You can start with /start.")
+    else:
+        text = ngettext(
+            "Done: you no longer follow anything ({count} subscription removed). "
+            "You can come back at any time with /start.",
+            "Done: you no longer follow anything ({count} subscriptions removed). "
+            "You can come back at any time with /start.",
+            removed,
+        ).format(count=removed)
+    await show_in_place(update, View(text))
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler(["mysubs", "iscrizioni"], my_subscriptions_command, filters=private),
+        CommandHandler("stop", stop_command, filters=private),
+    ]
+

@@ -1,0 +1,246 @@
+"""What the citizen sees: each screen is a text (Telegram HTML) and an inline keyboard.
+
+Screens read through the services and render in the current language; handlers send them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.callbacks import Screen
+from bot.db.models import Subscriber, TargetKind
+from bot.i18n import _, current_language, format_number, ngettext
+from bot.services import plan, subscriptions
+
+FOLLOWED = "✅"
+NOT_FOLLOWED = "➕"
+UNCERTAIN_MARK = " (*)"
+
+
+@dataclass(frozen=True)
+class View:
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def language_buttons() -> list[InlineKeyboardButton]:
+    # Language names stay in their own language so everyone finds theirs.
+    return [
+        _button("🇮🇹 Italiano", callbacks.language_data("it")),
+        _button("🇬🇧 English", callbacks.language_data("en")),
+    ]
+
+
+def main_menu_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button(_("Follow a strategy"), callbacks.open_data(Screen.STRATEGIES))],
+            [_button(_("Follow a zone or comune"), callbacks.open_data(Screen.ZONES))],
+            [_button(_("What I follow"), callbacks.open_data(Screen.MY_SUBSCRIPTIONS))],
+            language_buttons(),
+        ]
+    )
+
+
+def _back_to_menu() -> InlineKeyboardButton:
+    return _button(_("⬅️ Menu"), callbacks.open_data(Screen.MAIN))
+
+
+def welcome(first_name: str | None, *, returning: bool) -> View:
+    name = escape(first_name or _("citizen"))
+    greeting = (
+        _("Welcome back, {name}!") if returning else _("Welcome, {name}!")
+    ).format(name=name)
+    body = _(
+        "This is the bot of the <b>Metropolitan Strategic Plan</b> (PSM) of the Metropolitan "
+        "City of Genoa.\n\nFollow the plan's strategies and the zones or comuni of the "
+        "metropolitan area: you will receive news, progress of the plan's actions, annual "
+        "reviews and meetings, and you can reply with your feedback.\n\nWhat would you like "
+        "to follow?"
+    )
+    return View(f"{greeting}\n\n{body}", main_menu_keyboard())
+
+
+def main_menu() -> View:
+    return View(_("What would you like to follow?"), main_menu_keyboard())
+
+
+def _uncertain_note(any_uncertain: bool) -> str:
+    return "\n\n" + _("(*) not yet confirmed by official sources") if any_uncertain else ""
+
+
+async def strategies(session: AsyncSession, subscriber: Subscriber) -> View:
+    language = current_language()
+    followed = await subscriptions.followed_ids(session, subscriber, TargetKind.STRATEGY)
+    items = await plan.list_strategies(session)
+    buttons = []
+    for strategy in items:
+        is_followed = strategy.id in followed
+        mark = FOLLOWED if is_followed else NOT_FOLLOWED
+        label = f"{mark} {strategy.id} · {_capitalised(strategy.name(language))}"
+        if strategy.uncertain:
+            label += UNCERTAIN_MARK
+        data = callbacks.toggle_data(
+            not is_followed, TargetKind.STRATEGY, strategy.id, Screen.STRATEGIES
+        )
+        buttons.append([_button(label, data)])
+    buttons.append([_back_to_menu()])
+    text = _("<b>The plan's strategies</b>\nTap a strategy to follow it, tap again to stop.")
+    text += _uncertain_note(any(s.uncertain for s in items))
+    return View(text, InlineKeyboardMarkup(buttons))
+
+
+async def zones(session: AsyncSession, subscriber: Subscriber) -> View:
+    followed_zones = await subscriptions.followed_ids(session, subscriber, TargetKind.ZONE)
+    items = await plan.list_zones(session)
+    buttons = []
+    for zone in items:
+        label = f"{FOLLOWED} {zone.name}" if zone.id in followed_zones else zone.name
+        buttons.append(_button(label, callbacks.open_data(Screen.ZONE, zone.id)))
+    rows = _rows(buttons, 2)
+    rows.append([_back_to_menu()])
+    text = ngettext(
+        "<b>The zone of the metropolitan area</b>",
+        "<b>The {count} zones of the metropolitan area</b>",
+        len(items),
+    ).format(count=format_number(len(items)))
+    text += "\n" + _("Choose a zone to follow it, or to follow only some of its comuni.")
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+async def zone(session: AsyncSession, subscriber: Subscriber, zone_id: str) -> View | None:
+    found = await plan.get_zone_with_comuni(session, zone_id)
+    if found is None:
+        return None
+    zone_followed = zone_id in await subscriptions.followed_ids(
+        session, subscriber, TargetKind.ZONE
+    )
+    followed_comuni = await subscriptions.followed_ids(session, subscriber, TargetKind.COMUNE)
+    zone_label = (FOLLOWED if zone_followed else NOT_FOLLOWED) + " " + _(
+        "The whole zone: {zone}"
+    ).format(zone=found.name)
+    rows = [
+        [
+            _button(
+                zone_label,
+                callbacks.toggle_data(not zone_followed, TargetKind.ZONE, zone_id, Screen.ZONE),
+            )
+        ]
+    ]
+    comune_buttons = []
+    for comune in found.comuni:
+        is_followed = comune.istat in followed_comuni
+        label = f"{FOLLOWED if is_followed else NOT_FOLLOWED} {comune.name}"
+        data = callbacks.toggle_data(not is_followed, TargetKind.COMUNE, comune.istat, Screen.ZONE)
+        comune_buttons.append(_button(label, data))
+    rows.extend(_rows(comune_buttons, 2))
+    rows.append([_button(_("⬅️ Zones"), callbacks.open_data(Screen.ZONES)), _back_to_menu()])
+    lines = [f"<b>{escape(found.name)}</b>" + (UNCERTAIN_MARK if found.uncertain else "")]
+    if found.label_detail:
+        lines.append(f"<i>{escape(found.label_detail)}</i>")
+    lines.append("")
+    lines.append(
+        _("Follow the whole zone, or only the comuni that interest you. Comuni: {count}.").format(
+            count=format_number(len(found.comuni))
+        )
+    )
+    text = "\n".join(lines)
+    if found.uncertain or any(c.uncertain for c in found.comuni):
+        text += "\n\n" + _("(*) the list of comuni of this zone is not yet confirmed")
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> View:
+    language = current_language()
+    items = await subscriptions.list_followed(session, subscriber)
+    if not items:
+        text = _("You are not following anything yet.") + "\n\n" + _(
+            "What would you like to follow?"
+        )
+        return View(text, main_menu_keyboard())
+    headings = {
+        TargetKind.STRATEGY: _("Strategies"),
+        TargetKind.ZONE: _("Zones"),
+        TargetKind.COMUNE: _("Comuni"),
+    }
+    lines = [_("<b>What you follow</b>")]
+    buttons = []
+    for kind, heading in headings.items():
+        of_kind = [item for item in items if item.kind is kind]
+        if not of_kind:
+            continue
+        lines.append(f"\n<b>{heading}</b>")
+        for item in of_kind:
+            name = _capitalised(item.name(language))
+            lines.append(f"• {escape(name)}")
+            data = callbacks.toggle_data(False, kind, item.id, Screen.MY_SUBSCRIPTIONS)
+            buttons.append([_button(_("❌ Stop following {name}").format(name=name), data)])
+    lines.append("\n" + _("Tap a button below to stop following an item."))
+    buttons.append([_button(_("➕ Follow more"), callbacks.open_data(Screen.MAIN))])
+    return View("\n".join(lines), InlineKeyboardMarkup(buttons))
+
+
+def language_choice() -> View:
+    return View(_("Choose your language:"), InlineKeyboardMarkup([language_buttons()]))
+
+
+def stop_confirmation() -> View:
+    text = _(
+        "Do you want to stop following everything? You will no longer receive updates. "
+        "You can come back at any time with /start."
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_button(_("Yes, stop everything"), callbacks.stop_data(True))],
+            [_button(_("No, keep my subscriptions"), callbacks.stop_data(False))],
+        ]
+    )
+    return View(text, keyboard)
+
+
+def help_text() -> View:
+    text = "\n".join(
+        [
+            _("<b>Metropolitan Strategic Plan of Genoa — bot</b>"),
+            "",
+            _("/start — welcome and main menu"),
+            _("/mysubs — what I follow"),
+            _("/language — change language"),
+            _("/stop — stop following everything"),
+            _("/help — this help"),
+            "",
+            _(
+                "Follow strategies, zones or single comuni: you will receive the plan's news "
+                "and updates about them."
+            ),
+        ]
+    )
+    return View(text, main_menu_keyboard())
+
+
+def command_menu() -> list[tuple[str, str]]:
+    """The commands shown in Telegram's menu, in the current language."""
+    return [
+        ("start", _("Welcome and main menu")),
+        ("mysubs", _("What I follow")),
+        ("language", _("Change language")),
+        ("help", _("Help")),
+        ("stop", _("Stop following everything")),
+    ]
+
+
+def _capitalised(name: str) -> str:
+    return name[:1].upper() + name[1:]

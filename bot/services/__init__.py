@@ -1,0 +1,1 @@
+"""Plain services holding the bot's rules. No Telegram imports here."""

@@ -1,0 +1,211 @@
+"""Who follows what: subscribers, their language, and their subscriptions.
+
+Every function takes the caller's session and never commits: one use case, one transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import SUPPORTED_LANGUAGES
+from bot.db.models import Comune, Strategy, Subscriber, Subscription, TargetKind, Zone, utcnow
+
+_DEEP_LINK = re.compile(r"^(zone|strategy|comune)_([A-Za-z0-9_\-]{1,60})$")
+
+
+class UnknownTarget(LookupError):
+    """The strategy, zone or comune does not exist."""
+
+
+class Change(enum.StrEnum):
+    ADDED = "added"
+    ALREADY = "already"
+    REMOVED = "removed"
+    NOT_FOLLOWING = "not_following"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    id: str
+
+
+@dataclass(frozen=True)
+class FollowedItem:
+    kind: TargetKind
+    id: str
+    name_it: str
+    name_en: str
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_it
+
+
+def parse_deep_link(payload: str) -> Target | None:
+    """`zone_genova`, `strategy_S1`, `comune_010025` → a target; anything else → None."""
+    match = _DEEP_LINK.match(payload.strip())
+    if not match:
+        return None
+    kind, raw_id = match.groups()
+    if kind == "strategy":
+        return Target(TargetKind.STRATEGY, raw_id.upper())
+    if kind == "zone":
+        return Target(TargetKind.ZONE, raw_id.lower())
+    return Target(TargetKind.COMUNE, raw_id)
+
+
+def language_for(language_code: str | None, default_language: str) -> str:
+    """Telegram's client language when we support it, else the bot's default."""
+    code = (language_code or "").split("-")[0].lower()
+    return code if code in SUPPORTED_LANGUAGES else default_language
+
+
+async def get_subscriber(session: AsyncSession, telegram_user_id: int) -> Subscriber | None:
+    query = select(Subscriber).where(Subscriber.telegram_user_id == telegram_user_id)
+    return await session.scalar(query)
+
+
+async def get_or_create_subscriber(
+    session: AsyncSession,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    first_name: str | None,
+    language: str,
+) -> tuple[Subscriber, bool]:
+    subscriber = await get_subscriber(session, telegram_user_id)
+    if subscriber is not None:
+        if not subscriber.active:
+            subscriber.active = True
+            subscriber.blocked_at = None
+        subscriber.first_name = first_name
+        return subscriber, False
+    subscriber = Subscriber(
+        telegram_user_id=telegram_user_id,
+        chat_id=chat_id,
+        first_name=first_name,
+        language=language,
+        active=True,
+    )
+    session.add(subscriber)
+    await session.flush()
+    return subscriber, True
+
+
+def set_language(subscriber: Subscriber, language: str) -> None:
+    if language not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}")
+    subscriber.language = language
+
+
+async def describe_target(session: AsyncSession, target: Target) -> FollowedItem:
+    """The target's display names; raises UnknownTarget when it does not exist."""
+    if target.kind is TargetKind.STRATEGY:
+        strategy = await session.get(Strategy, target.id)
+        if strategy is not None:
+            return FollowedItem(target.kind, target.id, strategy.name_it, strategy.name_en)
+    elif target.kind is TargetKind.ZONE:
+        zone = await session.get(Zone, target.id)
+        if zone is not None:
+            return FollowedItem(target.kind, target.id, zone.name, zone.name)
+    elif target.kind is TargetKind.COMUNE:
+        comune = await session.get(Comune, target.id)
+        if comune is not None:
+            return FollowedItem(target.kind, target.id, comune.name, comune.name)
+    raise UnknownTarget(f"{target.kind}:{target.id}")
+
+
+async def _find(session: AsyncSession, subscriber: Subscriber, target: Target):
+    query = select(Subscription).where(
+        Subscription.subscriber_id == subscriber.id,
+        Subscription.target_kind == target.kind.value,
+        Subscription.target_id == target.id,
+    )
+    return await session.scalar(query)
+
+
+async def subscribe(session: AsyncSession, subscriber: Subscriber, target: Target) -> Change:
+    await describe_target(session, target)
+    if await _find(session, subscriber, target) is not None:
+        return Change.ALREADY
+    session.add(
+        Subscription(subscriber_id=subscriber.id, target_kind=target.kind.value, target_id=target.id)
+    )
+    await session.flush()
+    return Change.ADDED
+
+
+async def unsubscribe(session: AsyncSession, subscriber: Subscriber, target: Target) -> Change:
+    subscription = await _find(session, subscriber, target)
+    if subscription is None:
+        return Change.NOT_FOLLOWING
+    await session.delete(subscription)
+    await session.flush()
+    return Change.REMOVED
+
+
+async def unsubscribe_all(session: AsyncSession, subscriber: Subscriber) -> int:
+    result = await session.execute(
+        delete(Subscription).where(Subscription.subscriber_id == subscriber.id)
+    )
+    return result.rowcount or 0
+
+
+async def followed_ids(session: AsyncSession, subscriber: Subscriber, kind: TargetKind) -> set[str]:
+    query = select(Subscription.target_id).where(
+        Subscription.subscriber_id == subscriber.id, Subscription.target_kind == kind.value
+    )
+    return set(await session.scalars(query))
+
+
+async def list_followed(session: AsyncSession, subscriber: Subscriber) -> list[FollowedItem]:
+    """What the subscriber follows, strategies first, then zones, then comuni, by name."""
+    items: list[FollowedItem] = []
+    strategies = select(Strategy).join(
+        Subscription,
+        (Subscription.target_id == Strategy.id)
+        & (Subscription.target_kind == TargetKind.STRATEGY.value),
+    )
+    zones = select(Zone).join(
+        Subscription,
+        (Subscription.target_id == Zone.id) & (Subscription.target_kind == TargetKind.ZONE.value),
+    )
+    comuni = select(Comune).join(
+        Subscription,
+        (Subscription.target_id == Comune.istat)
+        & (Subscription.target_kind == TargetKind.COMUNE.value),
+    )
+    mine = Subscription.subscriber_id == subscriber.id
+    for strategy in await session.scalars(strategies.where(mine).order_by(Strategy.position)):
+        items.append(
+            FollowedItem(TargetKind.STRATEGY, strategy.id, strategy.name_it, strategy.name_en)
+        )
+    for zone in await session.scalars(zones.where(mine).order_by(Zone.position)):
+        items.append(FollowedItem(TargetKind.ZONE, zone.id, zone.name, zone.name))
+    for comune in await session.scalars(comuni.where(mine).order_by(Comune.name)):
+        items.append(FollowedItem(TargetKind.COMUNE, comune.istat, comune.name, comune.name))
+    return items
+
+
+async def mark_blocked(session: AsyncSession, telegram_user_id: int) -> bool:
+    """The user blocked the bot: stop sending to them, keep their choices."""
+    subscriber = await get_subscriber(session, telegram_user_id)
+    if subscriber is None:
+        return False
+    subscriber.active = False
+    subscriber.blocked_at = utcnow()
+    return True
+
+
+async def mark_unblocked(session: AsyncSession, telegram_user_id: int) -> bool:
+    subscriber = await get_subscriber(session, telegram_user_id)
+    if subscriber is None:
+        return False
+    subscriber.active = True
+    subscriber.blocked_at = None
+    return True

@@ -1,0 +1,1 @@
+"""News feeds (RSS/Atom): fetching, parsing, sanitizing. Knows nothing about Telegram."""

@@ -1,0 +1,116 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def settings_from(env: dict[str, str], env_file: Path | None = None) -> Settings:
+    return Settings.from_env(env, env_file=env_file)
+
+
+def test_defaults_need_no_configuration():
+    settings = settings_from({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.default_language == "it"
+    assert settings.timezone == "Europe/Rome"
+    assert settings.telegram_bot_token is None
+    assert settings.admin_ids == frozenset()
+
+
+def test_values_are_read_and_normalised():
+    settings = settings_from(
+        {
+            "TELEGRAM_BOT_TOKEN": GOOD_TOKEN,
+            "DATABASE_URL": "postgresql://bot@db:5432/psm",
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+            "ADMIN_IDS": "11, 22 33",
+            "DEFAULT_LANGUAGE": "EN",
+        }
+    )
+    assert settings.require_token() == GOOD_TOKEN
+    assert settings.admin_ids == {11, 22, 33}
+    assert settings.default_language == "en"
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
+
+
+@pytest.mark.parametrize(
+    ("env", "mentions"),
+    [
+        ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "just-a-file.db"}, "DATABASE_URL"),
+        ({"ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
+        ({"DEFAULT_LANGUAGE": "de"}, "DEFAULT_LANGUAGE"),
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
+        ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+    ],
+)
+def test_invalid_values_give_one_clear_line(env, mentions):
+    with pytest.raises(ConfigError) as raised:
+        settings_from(env)
+    message = str(raised.value)
+    assert mentions in message
+    assert "\n" not in message
+
+
+def test_missing_token_is_explained_when_needed():
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set"):
+        settings_from({}).require_token()
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("ADMIN_IDS=5\nDEFAULT_LANGUAGE=en\n")
+    settings = settings_from({"DEFAULT_LANGUAGE": "it"}, env_file=env_file)
+    assert settings.admin_ids == {5}
+    assert settings.default_language == "it"
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_run_without_token_fails_with_one_line_and_no_traceback(tmp_path):
+    result = run_cli("run", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_bad_database_url_fails_with_one_line():
+    result = run_cli("db", "upgrade", env={"DATABASE_URL": "oracle://nowhere"})
+    assert result.returncode == 2
+    assert "DATABASE_URL is not supported" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_unreachable_database_fails_with_one_line():
+    result = run_cli(
+        "db", "upgrade", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    )
+    assert result.returncode == 2
+    assert "cannot reach the database" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_cli_db_upgrade_prepares_a_fresh_sqlite_file(tmp_path):
+    database = tmp_path / "fresh.sqlite3"
+    result = run_cli("db", "upgrade", env={"DATABASE_URL": f"sqlite:///{database}"})
+    assert result.returncode == 0, result.stderr
+    assert "database ready" in result.stdout
+    assert database.exists()
