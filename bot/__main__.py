@@ -59,6 +59,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "demo":
         from bot.demo import run_demo
 
+        if settings.log_level == "INFO":
+            logging.getLogger().setLevel(logging.WARNING)  # keep the printed chat readable
         if args.command is None:
             print("TELEGRAM_BOT_TOKEN is not set: running the offline demo.\n")
         return asyncio.run(run_demo(keep_db=getattr(args, "keep_db", None)))
@@ -75,7 +77,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(settings: Settings) -> int:
     from bot.app import build_application
-    from bot.runtime import prepare_database, run_until_signalled
+    from bot.runtime import run_until_signalled
 
     db = await _prepared(settings)
     try:

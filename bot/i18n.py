@@ -98,7 +98,9 @@ _ = gettext
 
 def format_datetime(moment: datetime, fmt: str = "medium") -> str:
     """A timestamp in the current language, shown in Europe/Rome time."""
-    return babel_format_datetime(moment, fmt, tzinfo=TIMEZONE, locale=Locale.parse(current_language()))
+    return babel_format_datetime(
+        moment, fmt, tzinfo=TIMEZONE, locale=Locale.parse(current_language())
+    )
 
 
 def format_number(value: float | int) -> str:

@@ -20,7 +20,9 @@ from bot.services import plan
 log = logging.getLogger(__name__)
 
 
-async def prepare_database(settings: Settings, plan_file: Path = plan.DEFAULT_PLAN_FILE) -> Database:
+async def prepare_database(
+    settings: Settings, plan_file: Path = plan.DEFAULT_PLAN_FILE
+) -> Database:
     """Migrate to the latest schema and seed the plan's reference data (idempotent)."""
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     db = Database(settings.database_url)
@@ -32,8 +34,13 @@ async def prepare_database(settings: Settings, plan_file: Path = plan.DEFAULT_PL
 
 @asynccontextmanager
 async def polling(application: BotApplication, *, poll_timeout: int = 30) -> AsyncIterator[None]:
-    """Run the application by long polling for the duration of the block."""
+    """Run the application by long polling for the duration of the block.
+
+    PTB calls post_init only inside run_polling(); here the block owns the loop, so we do.
+    """
     async with application:
+        if application.post_init:
+            await application.post_init(application)
         await application.updater.start_polling(
             poll_interval=0,
             timeout=poll_timeout,

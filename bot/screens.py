@@ -61,9 +61,9 @@ def _back_to_menu() -> InlineKeyboardButton:
 
 def welcome(first_name: str | None, *, returning: bool) -> View:
     name = escape(first_name or _("citizen"))
-    greeting = (
-        _("Welcome back, {name}!") if returning else _("Welcome, {name}!")
-    ).format(name=name)
+    greeting = (_("Welcome back, {name}!") if returning else _("Welcome, {name}!")).format(
+        name=name
+    )
     body = _(
         "This is the bot of the <b>Metropolitan Strategic Plan</b> (PSM) of the Metropolitan "
         "City of Genoa.\n\nFollow the plan's strategies and the zones or comuni of the "
@@ -90,7 +90,7 @@ async def strategies(session: AsyncSession, subscriber: Subscriber) -> View:
     for strategy in items:
         is_followed = strategy.id in followed
         mark = FOLLOWED if is_followed else NOT_FOLLOWED
-        label = f"{mark} {strategy.id} · {_capitalised(strategy.name(language))}"
+        label = f"{mark} {strategy.id} · {subscriptions.display_name(strategy.name(language))}"
         if strategy.uncertain:
             label += UNCERTAIN_MARK
         data = callbacks.toggle_data(
@@ -129,9 +129,11 @@ async def zone(session: AsyncSession, subscriber: Subscriber, zone_id: str) -> V
         session, subscriber, TargetKind.ZONE
     )
     followed_comuni = await subscriptions.followed_ids(session, subscriber, TargetKind.COMUNE)
-    zone_label = (FOLLOWED if zone_followed else NOT_FOLLOWED) + " " + _(
-        "The whole zone: {zone}"
-    ).format(zone=found.name)
+    zone_label = (
+        (FOLLOWED if zone_followed else NOT_FOLLOWED)
+        + " "
+        + _("The whole zone: {zone}").format(zone=found.name)
+    )
     rows = [
         [
             _button(
@@ -167,8 +169,8 @@ async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> Vie
     language = current_language()
     items = await subscriptions.list_followed(session, subscriber)
     if not items:
-        text = _("You are not following anything yet.") + "\n\n" + _(
-            "What would you like to follow?"
+        text = (
+            _("You are not following anything yet.") + "\n\n" + _("What would you like to follow?")
         )
         return View(text, main_menu_keyboard())
     headings = {
@@ -184,7 +186,7 @@ async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> Vie
             continue
         lines.append(f"\n<b>{heading}</b>")
         for item in of_kind:
-            name = _capitalised(item.name(language))
+            name = item.name(language)
             lines.append(f"• {escape(name)}")
             data = callbacks.toggle_data(False, kind, item.id, Screen.MY_SUBSCRIPTIONS)
             buttons.append([_button(_("❌ Stop following {name}").format(name=name), data)])
@@ -240,7 +242,3 @@ def command_menu() -> list[tuple[str, str]]:
         ("help", _("Help")),
         ("stop", _("Stop following everything")),
     ]
-
-
-def _capitalised(name: str) -> str:
-    return name[:1].upper() + name[1:]

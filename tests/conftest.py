@@ -36,7 +36,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
         _migrate_and_seed(url)
         yield url
         return
-    with _temporary_postgres_database() as url:
+    with TemporaryPostgresDatabase() as url:
         _migrate_and_seed(url)
         yield url
 
@@ -53,7 +53,7 @@ def _migrate_and_seed(url: str) -> None:
     asyncio.run(seed())
 
 
-class _temporary_postgres_database:
+class TemporaryPostgresDatabase:
     """A fresh database on the test server, dropped afterwards, so runs never collide."""
 
     def __init__(self) -> None:

@@ -38,8 +38,21 @@ def test_other_buttons_round_trip():
 
 @pytest.mark.parametrize(
     "data",
-    [None, "", "f", "f:s", "f:x:S1:s", "f:s::s", "f:s:S1:nowhere", "menu:z", "zone:", "lang:de",
-     "stop:maybe", "u:s:S1:s:extra", "💥"],
+    [
+        None,
+        "",
+        "f",
+        "f:s",
+        "f:x:S1:s",
+        "f:s::s",
+        "f:s:S1:nowhere",
+        "menu:z",
+        "zone:",
+        "lang:de",
+        "stop:maybe",
+        "u:s:S1:s:extra",
+        "💥",
+    ],
 )
 def test_forged_or_stale_data_is_rejected(data):
     with pytest.raises(InvalidCallback):

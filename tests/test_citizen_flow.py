@@ -22,7 +22,9 @@ async def followed(db, user_id: int, kind: TargetKind) -> set[str]:
 
 async def stored_subscriber(db, user_id: int) -> Subscriber | None:
     async with db.transaction() as session:
-        return await session.scalar(select(Subscriber).where(Subscriber.telegram_user_id == user_id))
+        return await session.scalar(
+            select(Subscriber).where(Subscriber.telegram_user_id == user_id)
+        )
 
 
 async def test_start_greets_in_italian_and_offers_language_and_subscription(sandbox, db):
@@ -42,8 +44,13 @@ async def test_start_greets_in_italian_and_offers_language_and_subscription(sand
     assert (subscriber.language, subscriber.active) == ("it", True)
 
 
-@pytest.mark.parametrize(("client_language", "expected"), [("en", "Welcome, Ben!"), ("de", "Ti diamo il benvenuto, Ben!")])
-async def test_greeting_follows_the_client_language_or_defaults_to_italian(sandbox, client_language, expected):
+@pytest.mark.parametrize(
+    ("client_language", "expected"),
+    [("en", "Welcome, Ben!"), ("de", "Ti diamo il benvenuto, Ben!")],
+)
+async def test_greeting_follows_the_client_language_or_defaults_to_italian(
+    sandbox, client_language, expected
+):
     ben = sandbox.user(1002, first_name="Ben", language_code=client_language)
     await ben.send("/start")
     assert expected in ben.last_bot_message.text
@@ -69,12 +76,12 @@ async def test_follow_and_unfollow_a_strategy_with_buttons(sandbox, db):
     assert "Le strategie del Piano" in anna.last_bot_message.text
     assert "➕ S5 · Costruire ... (*)" in labels(anna.last_bot_message)
     await anna.press("➕ S4 · Adattarci ai cambiamenti climatici")
-    assert anna.callback_answers[-1].text == "Ora segui: adattarci ai cambiamenti climatici"
+    assert anna.callback_answers[-1].text == "Ora segui: Adattarci ai cambiamenti climatici"
     assert "✅ S4 · Adattarci ai cambiamenti climatici" in labels(anna.last_bot_message)
     assert await followed(db, 1001, TargetKind.STRATEGY) == {"S4"}
 
     await anna.press("✅ S4 · Adattarci ai cambiamenti climatici")
-    assert anna.callback_answers[-1].text == "Non segui più: adattarci ai cambiamenti climatici"
+    assert anna.callback_answers[-1].text == "Non segui più: Adattarci ai cambiamenti climatici"
     assert await followed(db, 1001, TargetKind.STRATEGY) == set()
 
 
@@ -86,7 +93,9 @@ async def test_follow_a_whole_zone_and_single_comuni(sandbox, db):
     await anna.press("Tigullio")
     zone_page = anna.last_bot_message
     assert "Tigullio" in zone_page.text and "da Portofino a Zoagli" in zone_page.text
-    assert {"➕ Portofino", "➕ Rapallo", "➕ Santa Margherita Ligure", "➕ Zoagli"} <= set(labels(zone_page))
+    assert {"➕ Portofino", "➕ Rapallo", "➕ Santa Margherita Ligure", "➕ Zoagli"} <= set(
+        labels(zone_page)
+    )
     await anna.press("➕ Rapallo")
     await anna.press("➕ Tutta la zona: Tigullio")
     assert await followed(db, 1001, TargetKind.ZONE) == {"tigullio"}
@@ -182,7 +191,8 @@ async def test_language_can_be_changed_and_sticks(sandbox, db):
     chat_menus = [
         params
         for method, params, *_ in sandbox.calls
-        if method == "setMyCommands" and '"chat_id": 1001' in str(params.get("scope", "")).replace("'", '"')
+        if method == "setMyCommands"
+        and '"chat_id": 1001' in str(params.get("scope", "")).replace("'", '"')
     ]
     assert chat_menus and "What I follow" in str(chat_menus[-1]["commands"])
 
@@ -233,7 +243,7 @@ async def test_repeated_taps_on_a_stale_button_change_nothing(sandbox, db):
     await anna.press_data(follow_s3, message_id=menu.message_id)
     edits_before = sandbox.count("editMessageText")
     await anna.press_data(follow_s3, message_id=menu.message_id)
-    assert anna.callback_answers[-1].text == "Segui già: ottimizzare i servizi"
+    assert anna.callback_answers[-1].text == "Segui già: Ottimizzare i servizi"
     assert sandbox.count("editMessageText") == edits_before  # nothing to redraw
     assert await followed(db, 1001, TargetKind.STRATEGY) == {"S3"}
 

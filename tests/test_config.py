@@ -100,9 +100,7 @@ def test_cli_bad_database_url_fails_with_one_line():
 
 
 def test_cli_unreachable_database_fails_with_one_line():
-    result = run_cli(
-        "db", "upgrade", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
-    )
+    result = run_cli("db", "upgrade", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert result.returncode == 2
     assert "cannot reach the database" in result.stderr
     assert result.stderr.strip().count("\n") == 0

@@ -67,11 +67,14 @@ def test_translations_keep_placeholders_and_markup(language):
 def test_italian_is_rendered_from_the_catalog():
     with use_locale("it"):
         assert _("Follow a strategy") == "Segui una strategia"
-        assert ngettext(
-            "<b>The zone of the metropolitan area</b>",
-            "<b>The {count} zones of the metropolitan area</b>",
-            9,
-        ) == "<b>Le {count} zone dell'area metropolitana</b>"
+        assert (
+            ngettext(
+                "<b>The zone of the metropolitan area</b>",
+                "<b>The {count} zones of the metropolitan area</b>",
+                9,
+            )
+            == "<b>Le {count} zone dell'area metropolitana</b>"
+        )
     with use_locale("en"):
         assert _("Follow a strategy") == "Follow a strategy"
 

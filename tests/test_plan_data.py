@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from bot.db.models import Comune, Strategy, Zone
 from bot.services import plan
 
+
 async def count(session, model) -> int:
     return await session.scalar(select(func.count()).select_from(model))
 

@@ -33,7 +33,8 @@ def test_deep_link_payloads(payload, expected):
 
 
 @pytest.mark.parametrize(
-    ("code", "language"), [("it", "it"), ("it-IT", "it"), ("en-GB", "en"), ("de", "it"), (None, "it")]
+    ("code", "language"),
+    [("it", "it"), ("it-IT", "it"), ("en-GB", "en"), ("de", "it"), (None, "it")],
 )
 def test_language_comes_from_telegram_when_supported(code, language):
     assert subscriptions.language_for(code, "it") == language
@@ -85,7 +86,7 @@ async def test_list_followed_groups_kinds_in_plan_order(db):
         ("comune", "010046"),
     ]
     assert items[0].name("en") == "Coordinate change"
-    assert items[0].name("it") == "coordinare il cambiamento"
+    assert items[0].name("it") == "Coordinare il cambiamento"
 
 
 async def test_unsubscribe_all_removes_only_that_subscribers_rows(db):

@@ -32,7 +32,11 @@ async def anything_else(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+    if (
+        isinstance(update, Update)
+        and update.effective_chat
+        and update.effective_chat.type == "private"
+    ):
         try:
             await update.effective_chat.send_message(
                 _("Sorry, something went wrong on our side. Please try again in a moment.")

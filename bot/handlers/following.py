@@ -93,7 +93,11 @@ async def _render(convo: Conversation, screen: Screen, zone_id: str | None) -> V
 
 async def confirm_stop(update: Update, context: BotContext, action: ConfirmStop) -> None:
     async with conversation(update, context) as convo:
-        removed = await subscriptions.unsubscribe_all(convo.session, convo.subscriber) if action.confirmed else None
+        removed = (
+            await subscriptions.unsubscribe_all(convo.session, convo.subscriber)
+            if action.confirmed
+            else None
+        )
     query = update.callback_query
     await query.answer()
     if removed is None:
@@ -117,4 +121,3 @@ def handlers() -> list:
         CommandHandler(["mysubs", "iscrizioni"], my_subscriptions_command, filters=private),
         CommandHandler("stop", stop_command, filters=private),
     ]
-

@@ -26,7 +26,9 @@ async def on_my_chat_member(update: Update, context: BotContext) -> None:
             known = await subscriptions.mark_blocked(session, user_id)
         else:
             known = await subscriptions.mark_unblocked(session, user_id)
-    log.info("user %s %s the bot (known: %s)", user_id, "blocked" if blocked else "unblocked", known)
+    log.info(
+        "user %s %s the bot (known: %s)", user_id, "blocked" if blocked else "unblocked", known
+    )
 
 
 def handlers() -> list:

@@ -36,7 +36,9 @@ async def _follow_from_link(convo, payload: str) -> str:
         item = await subscriptions.describe_target(convo.session, target)
         change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
     except UnknownTarget:
-        return _("This link points to something that no longer exists. Choose below what to follow.")
+        return _(
+            "This link points to something that no longer exists. Choose below what to follow."
+        )
     name = escape(item.name(current_language()))
     if change is Change.ALREADY:
         return _("You already follow <b>{name}</b>.").format(name=name)
@@ -61,8 +63,13 @@ async def choose_language(update: Update, context: BotContext, action: ChooseLan
     async with conversation(update, context) as convo:
         subscriptions.set_language(convo.subscriber, action.language)
     set_locale(action.language)
-    await update.callback_query.answer(_("Language: English") if action.language == "en" else _("Language: Italian"))
-    await show_in_place(update, View(_("Language set.") + "\n\n" + screens.main_menu().text, screens.main_menu_keyboard()))
+    await update.callback_query.answer(
+        _("Language: English") if action.language == "en" else _("Language: Italian")
+    )
+    await show_in_place(
+        update,
+        View(_("Language set.") + "\n\n" + screens.main_menu().text, screens.main_menu_keyboard()),
+    )
     await _set_chat_commands(context, update.effective_chat.id, action.language)
 
 

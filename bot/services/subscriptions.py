@@ -43,7 +43,12 @@ class FollowedItem:
     name_en: str
 
     def name(self, language: str) -> str:
-        return self.name_en if language == "en" else self.name_it
+        return display_name(self.name_en if language == "en" else self.name_it)
+
+
+def display_name(name: str) -> str:
+    """Names as shown to users: the plan writes strategies in lower case."""
+    return name[:1].upper() + name[1:]
 
 
 def parse_deep_link(payload: str) -> Target | None:
@@ -134,7 +139,9 @@ async def subscribe(session: AsyncSession, subscriber: Subscriber, target: Targe
     if await _find(session, subscriber, target) is not None:
         return Change.ALREADY
     session.add(
-        Subscription(subscriber_id=subscriber.id, target_kind=target.kind.value, target_id=target.id)
+        Subscription(
+            subscriber_id=subscriber.id, target_kind=target.kind.value, target_id=target.id
+        )
     )
     await session.flush()
     return Change.ADDED
