@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeDefault
+from telegram import Bot, BotCommand, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application
+from telegram.request import HTTPXRequest
 
 from bot import handlers, screens
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
+from bot.delivery.sender import Sender, SenderConfig
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
 
@@ -38,6 +40,28 @@ def build_application(
     application.bot_data.db = db
     handlers.register(application)
     return application
+
+
+def build_sender(
+    settings: Settings,
+    db: Database,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+    config: SenderConfig | None = None,
+) -> Sender:
+    """The delivery sender has its own Bot: no PTB rate limiter, its own connection pool."""
+    config = config or SenderConfig(
+        messages_per_second=settings.delivery_rate, paid_broadcast=settings.paid_broadcast
+    )
+    api_base = base_url or settings.telegram_api_base_url
+    bot = Bot(
+        settings.require_token(),
+        base_url=api_base,
+        base_file_url=base_file_url or _file_url_for(api_base),
+        request=HTTPXRequest(connection_pool_size=config.concurrency + 2),
+    )
+    return Sender(db, bot, config)
 
 
 def _file_url_for(api_base: str) -> str:

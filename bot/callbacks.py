@@ -55,7 +55,21 @@ class ConfirmStop:
     confirmed: bool
 
 
-CallbackAction = Toggle | OpenScreen | ChooseLanguage | ConfirmStop
+class Reaction(enum.StrEnum):
+    USEFUL = "u"
+    NOT_USEFUL = "n"
+    COMMENT = "c"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A reaction to a delivered notification; the handler checks the delivery is the presser's."""
+
+    delivery_id: int
+    reaction: Reaction
+
+
+CallbackAction = Toggle | OpenScreen | ChooseLanguage | ConfirmStop | Feedback
 
 
 def toggle_data(follow: bool, kind: TargetKind, target_id: str, screen: Screen) -> str:
@@ -74,6 +88,10 @@ def language_data(language: str) -> str:
 
 def stop_data(confirmed: bool) -> str:
     return "stop:yes" if confirmed else "stop:no"
+
+
+def feedback_data(delivery_id: int, reaction: Reaction) -> str:
+    return _checked(f"fb:{delivery_id}:{reaction.value}")
 
 
 def _checked(data: str) -> str:
@@ -129,7 +147,15 @@ def _parse_stop(parts: list[str]) -> ConfirmStop:
     return ConfirmStop(answer == "yes")
 
 
+def _parse_feedback(parts: list[str]) -> Feedback:
+    delivery_id, reaction = parts
+    if not delivery_id.isdigit():
+        raise ValueError(delivery_id)
+    return Feedback(int(delivery_id), Reaction(reaction))
+
+
 _PARSERS = {
+    "fb": _parse_feedback,
     "f": _parse_toggle(True),
     "u": _parse_toggle(False),
     "menu": _parse_menu,

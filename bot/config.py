@@ -34,6 +34,8 @@ class Settings:
     default_language: str = "it"
     timezone: str = "Europe/Rome"
     log_level: str = "INFO"
+    delivery_rate: float = 30.0
+    paid_broadcast: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -63,6 +65,8 @@ class Settings:
             default_language=_parse_language(values.get("DEFAULT_LANGUAGE")),
             timezone=_parse_timezone(values.get("TIMEZONE")),
             log_level=_parse_log_level(values.get("LOG_LEVEL")),
+            delivery_rate=_parse_rate(values.get("DELIVERY_RATE")),
+            paid_broadcast=_parse_bool("PAID_BROADCAST", values.get("PAID_BROADCAST")),
         )
 
 
@@ -148,3 +152,28 @@ def _parse_log_level(value: str | None) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; got {value!r}")
     return level
+
+
+def _parse_rate(value: str | None) -> float:
+    if _blank(value):
+        return 30.0
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 1000:
+        raise ConfigError(
+            f"DELIVERY_RATE must be messages per second between 1 and 1000; got {value!r}"
+        )
+    return rate
+
+
+def _parse_bool(name: str, value: str | None) -> bool:
+    if _blank(value):
+        return False
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false; got {value!r}")

@@ -14,6 +14,7 @@ from telegram import Update
 from bot.config import Settings
 from bot.db import migrate
 from bot.db.engine import Database
+from bot.delivery.sender import Sender
 from bot.handlers.context import BotApplication
 from bot.services import plan
 
@@ -33,8 +34,10 @@ async def prepare_database(
 
 
 @asynccontextmanager
-async def polling(application: BotApplication, *, poll_timeout: int = 30) -> AsyncIterator[None]:
-    """Run the application by long polling for the duration of the block.
+async def polling(
+    application: BotApplication, *, sender: Sender | None = None, poll_timeout: int = 30
+) -> AsyncIterator[None]:
+    """Run the application by long polling (and the sender, if given) for the block.
 
     PTB calls post_init only inside run_polling(); here the block owns the loop, so we do.
     """
@@ -47,19 +50,35 @@ async def polling(application: BotApplication, *, poll_timeout: int = 30) -> Asy
             allowed_updates=Update.ALL_TYPES,
         )
         await application.start()
+        async with _sending(sender):
+            try:
+                yield
+            finally:
+                await application.updater.stop()
+                await application.stop()
+
+
+@asynccontextmanager
+async def _sending(sender: Sender | None) -> AsyncIterator[None]:
+    if sender is None:
+        yield
+        return
+    stop = asyncio.Event()
+    async with sender.bot:
+        task = asyncio.create_task(sender.run_forever(stop), name="delivery-sender")
         try:
             yield
         finally:
-            await application.updater.stop()
-            await application.stop()
+            stop.set()
+            await task
 
 
-async def run_until_signalled(application: BotApplication) -> None:
+async def run_until_signalled(application: BotApplication, sender: Sender | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with polling(application):
+    async with polling(application, sender=sender):
         log.info("psm-bot is running by long polling; Ctrl+C stops it")
         await stop.wait()
     log.info("psm-bot stopped")

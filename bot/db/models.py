@@ -6,6 +6,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,6 +31,25 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -83,6 +104,12 @@ class Comune(Base):
     zone: Mapped[Zone] = relationship(back_populates="comuni", lazy="raise")
 
 
+class DeliveryMode(enum.StrEnum):
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 class Subscriber(Base):
     """A Telegram user who talks to the bot (private chat: chat id == user id)."""
 
@@ -94,11 +121,16 @@ class Subscriber(Base):
     first_name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivery_mode: Mapped[str] = mapped_column(String(16), default=DeliveryMode.INSTANT.value)
+    # Local (Europe/Rome) hours: the digest goes out at digest_hour, on digest_weekday (0=Mon).
+    digest_hour: Mapped[int] = mapped_column(Integer, default=8)
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=0)
+    # Quiet hours [quiet_start, quiet_end) in local hours; equal values mean none.
+    quiet_start: Mapped[int | None] = mapped_column(Integer)
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="raise"
@@ -119,8 +151,91 @@ class Subscription(Base):
     )
     target_kind: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions", lazy="raise")
 
 
+class NotificationKind(enum.StrEnum):
+    NEWS = "news"
+    MONITORING = "monitoring"
+    EVENT = "event"
+    BROADCAST = "broadcast"
+
+
+class Notification(Base):
+    """One thing to tell people (the outbox). Tags say who cares; deliveries say who got it."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # Idempotency: the same source item never becomes two notifications.
+    source_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # How to render: a key of bot.delivery.render's templates, with its data in payload.
+    template: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    language: Mapped[str | None] = mapped_column(String(8))
+    everyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    with_feedback: Mapped[bool] = mapped_column(Boolean, default=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    targeted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tags: Mapped[list[NotificationTag]] = relationship(
+        back_populates="notification", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class NotificationTag(Base):
+    __tablename__ = "notification_tags"
+
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    notification: Mapped[Notification] = relationship(back_populates="tags", lazy="raise")
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    # Waiting for the subscriber's daily or weekly digest.
+    HELD = "held"
+    # Claimed by a sender; on restart such a row is in doubt (Telegram may have shown it).
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    IN_DOUBT = "in_doubt"
+
+
+class Delivery(Base):
+    """One notification for one recipient, with its state."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "subscriber_id", name="uq_delivery"),
+        Index("ix_deliveries_due", "state", "due_at"),
+        Index("ix_deliveries_message", "chat_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(String(300))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reaction: Mapped[str | None] = mapped_column(String(16))
+    reacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

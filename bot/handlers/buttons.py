@@ -11,8 +11,15 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
 from bot import callbacks
-from bot.callbacks import ChooseLanguage, ConfirmStop, InvalidCallback, OpenScreen, Toggle
-from bot.handlers import following, start
+from bot.callbacks import (
+    ChooseLanguage,
+    ConfirmStop,
+    Feedback,
+    InvalidCallback,
+    OpenScreen,
+    Toggle,
+)
+from bot.handlers import feedback, following, start
 from bot.handlers.context import BotContext, conversation
 from bot.i18n import _
 
@@ -37,6 +44,8 @@ async def on_button(update: Update, context: BotContext) -> None:
             await start.choose_language(update, context, action)
         case ConfirmStop():
             await following.confirm_stop(update, context, action)
+        case Feedback():
+            await feedback.on_feedback(update, context, action)
 
 
 def handlers() -> list:

@@ -9,11 +9,20 @@ import enum
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LANGUAGES
-from bot.db.models import Comune, Strategy, Subscriber, Subscription, TargetKind, Zone, utcnow
+from bot.db.models import (
+    Comune,
+    Delivery,
+    Strategy,
+    Subscriber,
+    Subscription,
+    TargetKind,
+    Zone,
+    utcnow,
+)
 
 _DEEP_LINK = re.compile(r"^(zone|strategy|comune)_([A-Za-z0-9_\-]{1,60})$")
 
@@ -216,3 +225,23 @@ async def mark_unblocked(session: AsyncSession, telegram_user_id: int) -> bool:
     subscriber.active = True
     subscriber.blocked_at = None
     return True
+
+
+async def deactivate(session: AsyncSession, subscriber_id: int) -> None:
+    """Telegram says the chat is unreachable (blocked, deleted): stop sending to it."""
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is not None and subscriber.active:
+        subscriber.active = False
+        subscriber.blocked_at = utcnow()
+
+
+async def move_chat(session: AsyncSession, subscriber_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: its deliveries follow the new chat id."""
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is not None:
+        subscriber.chat_id = new_chat_id
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber_id, Delivery.state.in_(["pending", "held"]))
+        .values(chat_id=new_chat_id)
+    )

@@ -1,0 +1,1 @@
+"""The only code that sends notifications: targeting, claiming, rendering, rate limits, retries."""

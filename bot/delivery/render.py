@@ -1,0 +1,111 @@
+"""Notifications rendered for one recipient, in their language, within Telegram's limits.
+
+Returns plain data (text and button specs); the sender turns it into Telegram objects.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from bot import callbacks
+from bot.db.models import Notification
+from bot.i18n import _, ngettext
+from feeds.telegram_html import MESSAGE_LIMIT, escape, safe_link, sanitize_html, truncate_html
+
+# Room kept for the header and the link line around a feed item's own text.
+_NEWS_BODY_LIMIT = 3000
+_GROUP_ITEM_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+def localized(value: str | dict | None, language: str) -> str:
+    """A payload value that is either one string or {"it": ..., "en": ...}."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.get(language) or value.get("it") or next(iter(value.values()), "")
+
+
+def title_of(notification: Notification, language: str) -> str:
+    payload = notification.payload
+    return localized(payload.get("title"), language) or _("Update from the plan")
+
+
+def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
+    body = _TEMPLATES.get(notification.template, _render_text)(notification.payload, language)
+    buttons = feedback_buttons(delivery_id) if notification.with_feedback else []
+    return Rendered(truncate_html(body, MESSAGE_LIMIT), buttons)
+
+
+def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:
+    return [
+        [
+            (_("👍 Useful"), callbacks.feedback_data(delivery_id, callbacks.Reaction.USEFUL)),
+            (
+                _("👎 Not useful"),
+                callbacks.feedback_data(delivery_id, callbacks.Reaction.NOT_USEFUL),
+            ),
+        ],
+        [(_("💬 Comment"), callbacks.feedback_data(delivery_id, callbacks.Reaction.COMMENT))],
+    ]
+
+
+def render_group(notifications: list[Notification], language: str, *, digest: bool) -> Rendered:
+    """Several notifications in one message: a digest, or a burst grouped against floods."""
+    count = len(notifications)
+    if digest:
+        heading = ngettext(
+            "📬 <b>Your digest: {count} update</b>", "📬 <b>Your digest: {count} updates</b>", count
+        )
+    else:
+        heading = ngettext("📬 <b>{count} new update</b>", "📬 <b>{count} new updates</b>", count)
+    lines = [heading.format(count=count), ""]
+    for notification in notifications:
+        title = escape(_shorten(title_of(notification, language)))
+        link = safe_link(notification.payload.get("link"))
+        lines.append(f'• <a href="{attribute(link)}">{title}</a>' if link else f"• {title}")
+    return Rendered(truncate_html("\n".join(lines), MESSAGE_LIMIT))
+
+
+def attribute(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _GROUP_ITEM_LIMIT else text[: _GROUP_ITEM_LIMIT - 1] + "…"
+
+
+def _render_text(payload: dict, language: str) -> str:
+    """Staff texts and other ready-made HTML: {"html": "..."} or {"html": {"it":…, "en":…}}."""
+    return sanitize_html(localized(payload.get("html"), language))
+
+
+def _render_news(payload: dict, language: str) -> str:
+    title = escape(localized(payload.get("title"), language))
+    link = safe_link(payload.get("link"))
+    body = sanitize_html(localized(payload.get("html"), language))
+    if body:
+        body = truncate_html(
+            body, _NEWS_BODY_LIMIT, read_more_url=link, read_more_label=_("read more")
+        )
+    parts = [f"📰 <b>{title}</b>"]
+    if body:
+        parts.append(body)
+    footer = []
+    if link:
+        footer.append(f'<a href="{attribute(link)}">{escape(_("Open the news"))}</a>')
+    if payload.get("source"):
+        footer.append(f"<i>{escape(payload['source'])}</i>")
+    if footer:
+        parts.append(" · ".join(footer))
+    return "\n\n".join(parts)
+
+
+_TEMPLATES = {"text": _render_text, "news": _render_news}

@@ -1,0 +1,302 @@
+"""The sender: claims due deliveries, renders them, paces them under Telegram's limits,
+sends them and records every outcome. Restart-safe: see outbox.recover_in_doubt()."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.error import TelegramError
+
+from bot.db.engine import Database
+from bot.db.models import DeliveryState, Notification, utcnow
+from bot.delivery import outcomes, render
+from bot.delivery.outcomes import Verdict
+from bot.delivery.planning import Job, plan_jobs
+from bot.delivery.ratelimit import RateLimiter
+from bot.i18n import use_locale
+from bot.services import outbox, subscriptions
+from bot.services.outbox import Outcome
+
+log = logging.getLogger(__name__)
+
+PAID_BROADCAST_PER_SECOND = 1000.0
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    messages_per_second: float | None = 30.0  # None: no global limit (benchmarks only)
+    per_chat_interval_s: float | None = 1.0
+    group_interval_s: float | None = 3.0  # 20 messages a minute to a group
+    paid_broadcast: bool = False
+    batch_size: int = 500
+    concurrency: int = 8
+    max_attempts: int = 5
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 600.0
+    group_above: int = 3
+    idle_sleep_s: float = 1.0
+    record_every: int = 50
+    record_interval_s: float = 0.2
+
+    def limiter(self) -> RateLimiter:
+        rate = PAID_BROADCAST_PER_SECOND if self.paid_broadcast else self.messages_per_second
+        return RateLimiter(
+            rate,
+            per_chat_interval_s=self.per_chat_interval_s,
+            group_interval_s=self.group_interval_s,
+        )
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class _Effect:
+    """A change to a subscriber caused by Telegram's answer."""
+
+    subscriber_id: int
+    verdict: Verdict
+    new_chat_id: int | None = None
+
+
+@dataclass
+class _Recorder:
+    """Buffers outcomes and writes them in small transactions, often enough that a crash
+    leaves few rows in doubt, rarely enough that the database is not the bottleneck."""
+
+    db: Database
+    clock: Callable[[], datetime]
+    every: int
+    interval_s: float
+    outcomes: list[Outcome] = field(default_factory=list)
+    effects: list[_Effect] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def add(self, new: list[Outcome], effect: _Effect | None = None) -> None:
+        self.outcomes.extend(new)
+        if effect is not None:
+            self.effects.append(effect)
+        due = time.monotonic() - self.last_flush >= self.interval_s
+        if effect is not None or len(self.outcomes) >= self.every or due:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            pending, self.outcomes = self.outcomes, []
+            effects, self.effects = self.effects, []
+            self.last_flush = time.monotonic()
+            if not pending and not effects:
+                return
+            async with self.db.transaction() as session:
+                await outbox.record(session, pending, self.clock())
+                for effect in effects:
+                    await _apply_effect(session, effect)
+
+
+async def _apply_effect(session, effect: _Effect) -> None:
+    if effect.verdict is Verdict.MIGRATED:
+        await subscriptions.move_chat(session, effect.subscriber_id, effect.new_chat_id)
+        return
+    await subscriptions.deactivate(session, effect.subscriber_id)
+    await outbox.skip_pending_for(session, effect.subscriber_id, reason=effect.verdict.value)
+
+
+class Sender:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        config: SenderConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.config = config or SenderConfig()
+        self.clock = clock
+        self.worker_id = worker_id or new_worker_id()
+        self.limiter = self.config.limiter()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New notifications are waiting: don't sleep until the next poll."""
+        self._wake.set()
+
+    async def recover(self) -> int:
+        async with self.db.transaction() as session:
+            count = await outbox.recover_in_doubt(session)
+        if count:
+            log.warning(
+                "%d deliveries were mid-send when the sender stopped: marked in doubt", count
+            )
+        return count
+
+    async def run_once(self) -> int:
+        """Target due notifications, then claim and send one batch. Returns deliveries handled."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            await outbox.target_due(session, now)
+            claim = await outbox.claim_due(
+                session, now, worker=self.worker_id, limit=self.config.batch_size
+            )
+            ids = {item.notification_id for item in claim.claimed}
+            notifications = await outbox.load_notifications(session, ids) if ids else {}
+        if claim.claimed:
+            jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
+            await self._send_jobs(jobs, notifications)
+        return len(claim.claimed) + claim.skipped + claim.deferred
+
+    async def run_until_idle(self, *, wait_s: float = 0.0, max_rounds: int = 10_000) -> None:
+        """Send everything due now, and what becomes due (retries) within `wait_s` seconds."""
+        for _ in range(max_rounds):
+            if await self.run_once():
+                continue
+            async with self.db.transaction() as session:
+                next_due = await outbox.next_due_at(session)
+            if next_due is None:
+                return
+            delay = (next_due - self.clock()).total_seconds()
+            if delay > wait_s:
+                return
+            await asyncio.sleep(max(delay, 0.01))
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.recover()
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+                handled = 0
+            if handled == 0:
+                self._wake.clear()
+                await _wait_any(stop, self._wake, self.config.idle_sleep_s)
+
+    async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
+        recorder = _Recorder(
+            self.db, self.clock, self.config.record_every, self.config.record_interval_s
+        )
+        queue: asyncio.Queue[Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
+
+        async def worker() -> None:
+            while not queue.empty():
+                job = queue.get_nowait()
+                await self._send_job(job, notifications, recorder)
+
+        workers = min(self.config.concurrency, len(jobs))
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            await recorder.flush()
+
+    async def _send_job(
+        self, job: Job, notifications: dict[int, Notification], recorder: _Recorder
+    ) -> None:
+        rendered = self._render(job, notifications)
+        await self.limiter.wait_turn(job.chat_id)
+        try:
+            message = await self.bot.send_message(
+                chat_id=job.chat_id,
+                text=rendered.text,
+                parse_mode="HTML",
+                reply_markup=_keyboard(rendered.buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=job.grouped),
+                allow_paid_broadcast=True if self.config.paid_broadcast else None,
+            )
+        except TelegramError as error:
+            await self._record_failure(job, error, recorder)
+            return
+        sent = [
+            Outcome(d.delivery_id, DeliveryState.SENT, message_id=message.message_id)
+            for d in job.deliveries
+        ]
+        await recorder.add(sent)
+
+    def _render(self, job: Job, notifications: dict[int, Notification]) -> render.Rendered:
+        with use_locale(job.language):
+            if job.grouped:
+                items = [notifications[d.notification_id] for d in job.deliveries]
+                return render.render_group(items, job.language, digest=job.digest)
+            delivery = job.deliveries[0]
+            return render.render_single(
+                notifications[delivery.notification_id], delivery.delivery_id, job.language
+            )
+
+    async def _record_failure(self, job: Job, error: TelegramError, recorder: _Recorder) -> None:
+        config = self.config
+        decision = outcomes.decide(
+            error,
+            job.attempts,
+            max_attempts=config.max_attempts,
+            base_s=config.retry_base_s,
+            cap_s=config.retry_cap_s,
+        )
+        now = self.clock()
+        effect = None
+        if decision.verdict is Verdict.RETRY_AFTER:
+            self.limiter.pause(decision.wait_s)
+            state, retry_at, counted = (
+                DeliveryState.PENDING,
+                now + timedelta(seconds=decision.wait_s),
+                False,
+            )
+        elif decision.verdict is Verdict.RETRY:
+            state, retry_at, counted = (
+                DeliveryState.PENDING,
+                now + timedelta(seconds=decision.wait_s),
+                True,
+            )
+        elif decision.verdict is Verdict.MIGRATED:
+            state, retry_at, counted = DeliveryState.PENDING, now, False
+            effect = _Effect(job.subscriber_id, decision.verdict, decision.new_chat_id)
+        else:
+            state, retry_at, counted = DeliveryState.FAILED, None, True
+            if decision.verdict in (Verdict.BLOCKED, Verdict.GONE):
+                effect = _Effect(job.subscriber_id, decision.verdict)
+            else:
+                log.error("Telegram refused delivery to %s: %s", job.chat_id, decision.reason)
+        failed = [
+            Outcome(
+                d.delivery_id,
+                state,
+                error=decision.reason,
+                retry_at=retry_at,
+                count_attempt=counted,
+            )
+            for d in job.deliveries
+        ]
+        await recorder.add(failed, effect)
+
+
+def _keyboard(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in buttons
+        ]
+    )
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,376 @@
+"""The outbox: notifications in, deliveries out, with durable states.
+
+notification (tags) ──target()──▶ one delivery per matching active subscriber (INSERT…SELECT,
+so memory does not grow with the audience) ──claim()──▶ 'sending' ──record()──▶ sent / failed …
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, literal, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Comune,
+    Delivery,
+    DeliveryState,
+    Notification,
+    NotificationKind,
+    NotificationTag,
+    Subscriber,
+    Subscription,
+    TargetKind,
+    UTCDateTime,
+    utcnow,
+)
+from bot.services import timing
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    kind: NotificationKind
+    source_key: str
+    template: str
+    payload: dict
+    tags: Iterable[tuple[str, str]] = ()
+    language: str | None = None
+    everyone: bool = False
+    with_feedback: bool = True
+    not_before: datetime | None = None
+
+
+async def enqueue(session: AsyncSession, new: NewNotification) -> tuple[Notification, bool]:
+    """Store a notification once per source_key; returns (notification, created)."""
+    existing = await session.scalar(
+        select(Notification).where(Notification.source_key == new.source_key)
+    )
+    if existing is not None:
+        return existing, False
+    notification = Notification(
+        kind=new.kind.value,
+        source_key=new.source_key,
+        template=new.template,
+        payload=new.payload,
+        language=new.language,
+        everyone=new.everyone,
+        with_feedback=new.with_feedback,
+        not_before=new.not_before or utcnow(),
+        tags=[
+            NotificationTag(target_kind=str(kind), target_id=str(target_id))
+            for kind, target_id in sorted(set(new.tags))
+        ],
+    )
+    session.add(notification)
+    await session.flush()
+    return notification, True
+
+
+def _insert(session: AsyncSession):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+
+
+def _matching_subscriptions(tags: Sequence[NotificationTag]):
+    """Subscriptions reached by these tags; a comune's news reaches its zone and vice versa."""
+    by_kind: dict[str, list[str]] = {}
+    for tag in tags:
+        by_kind.setdefault(tag.target_kind, []).append(tag.target_id)
+    conditions = []
+    for kind, ids in by_kind.items():
+        conditions.append(and_(Subscription.target_kind == kind, Subscription.target_id.in_(ids)))
+    zones = by_kind.get(TargetKind.ZONE.value)
+    if zones:
+        comuni_of_zones = select(Comune.istat).where(Comune.zone_id.in_(zones))
+        conditions.append(
+            and_(
+                Subscription.target_kind == TargetKind.COMUNE.value,
+                Subscription.target_id.in_(comuni_of_zones),
+            )
+        )
+    comuni = by_kind.get(TargetKind.COMUNE.value)
+    if comuni:
+        zones_of_comuni = select(Comune.zone_id).where(Comune.istat.in_(comuni))
+        conditions.append(
+            and_(
+                Subscription.target_kind == TargetKind.ZONE.value,
+                Subscription.target_id.in_(zones_of_comuni),
+            )
+        )
+    return or_(*conditions) if conditions else None
+
+
+def recipients_query(notification: Notification):
+    """Active subscribers this notification is for: (subscriber id, chat id)."""
+    query = select(Subscriber.id, Subscriber.chat_id).where(Subscriber.active.is_(True))
+    if notification.language:
+        query = query.where(Subscriber.language == notification.language)
+    if notification.everyone:
+        return query
+    matching = _matching_subscriptions(notification.tags)
+    if matching is None:
+        return None
+    followers = select(Subscription.subscriber_id).where(matching)
+    return query.where(Subscriber.id.in_(followers))
+
+
+async def target(session: AsyncSession, notification: Notification, now: datetime) -> int:
+    """Create the deliveries of one notification; running it twice adds nobody twice."""
+    recipients = recipients_query(notification)
+    created = 0
+    if recipients is not None:
+        rows = recipients.add_columns(
+            literal(notification.id).label("notification_id"),
+            literal(DeliveryState.PENDING.value).label("state"),
+            literal(now, UTCDateTime()).label("due_at"),
+            literal(0).label("attempts"),
+            literal(now, UTCDateTime()).label("created_at"),
+        ).subquery()
+        statement = (
+            _insert(session)
+            .from_select(
+                [
+                    "subscriber_id",
+                    "chat_id",
+                    "notification_id",
+                    "state",
+                    "due_at",
+                    "attempts",
+                    "created_at",
+                ],
+                # SQLite needs a WHERE before ON CONFLICT in INSERT…SELECT (parsing ambiguity).
+                select(rows).where(true()),
+            )
+            .on_conflict_do_nothing(index_elements=["notification_id", "subscriber_id"])
+        )
+        before = await _count_deliveries(session, notification.id)
+        await session.execute(statement)
+        # rowcount is not reliable for INSERT…SELECT on every driver: count instead.
+        created = await _count_deliveries(session, notification.id) - before
+    notification.targeted_at = now
+    return created
+
+
+async def _count_deliveries(session: AsyncSession, notification_id: int) -> int:
+    query = select(func.count()).where(Delivery.notification_id == notification_id)
+    return await session.scalar(query.select_from(Delivery)) or 0
+
+
+async def target_due(session: AsyncSession, now: datetime, limit: int = 20) -> int:
+    """Target the notifications whose time has come; returns deliveries created."""
+    due = await session.scalars(
+        select(Notification)
+        .where(Notification.targeted_at.is_(None), Notification.not_before <= now)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    total = 0
+    for notification in list(due):
+        total += await target(session, notification, now)
+    return total
+
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    notification_id: int
+    subscriber_id: int
+    chat_id: int
+    language: str
+    held: bool
+    attempts: int
+
+
+@dataclass
+class ClaimResult:
+    claimed: list[Claimed] = field(default_factory=list)
+    deferred: int = 0
+    skipped: int = 0
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, *, worker: str, limit: int = 500
+) -> ClaimResult:
+    """Take due deliveries for sending, applying digests and quiet hours on the way."""
+    query = (
+        select(
+            Delivery.id,
+            Delivery.notification_id,
+            Delivery.subscriber_id,
+            Delivery.chat_id,
+            Delivery.state,
+            Delivery.attempts,
+            Subscriber.active,
+            Subscriber.language,
+            Subscriber.delivery_mode,
+            Subscriber.digest_hour,
+            Subscriber.digest_weekday,
+            Subscriber.quiet_start,
+            Subscriber.quiet_end,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
+            Delivery.state.in_([DeliveryState.PENDING.value, DeliveryState.HELD.value]),
+            Delivery.due_at <= now,
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Delivery, skip_locked=True)
+    result = ClaimResult()
+    inactive: list[int] = []
+    for row in (await session.execute(query)).all():
+        if not row.active:
+            inactive.append(row.id)
+            continue
+        held = row.state == DeliveryState.HELD.value
+        if not held:
+            digest_at = timing.next_digest_time(
+                now, row.delivery_mode, row.digest_hour, row.digest_weekday
+            )
+            if digest_at is not None:
+                await _set(session, row.id, state=DeliveryState.HELD.value, due_at=digest_at)
+                result.deferred += 1
+                continue
+        quiet_until = timing.release_time(now, quiet_start=row.quiet_start, quiet_end=row.quiet_end)
+        if quiet_until is not None:
+            await _set(session, row.id, due_at=quiet_until)
+            result.deferred += 1
+            continue
+        result.claimed.append(
+            Claimed(
+                row.id,
+                row.notification_id,
+                row.subscriber_id,
+                row.chat_id,
+                row.language,
+                held,
+                row.attempts,
+            )
+        )
+    if inactive:
+        await _set_many(session, inactive, state=DeliveryState.SKIPPED.value, error="inactive")
+        result.skipped = len(inactive)
+    if result.claimed:
+        await _set_many(
+            session,
+            [c.delivery_id for c in result.claimed],
+            state=DeliveryState.SENDING.value,
+            claimed_by=worker,
+        )
+    return result
+
+
+async def _set(session: AsyncSession, delivery_id: int, **values) -> None:
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+async def _set_many(session: AsyncSession, ids: Sequence[int], **values) -> None:
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        await session.execute(update(Delivery).where(Delivery.id.in_(chunk)).values(**values))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed delivery, to be recorded."""
+
+    delivery_id: int
+    state: DeliveryState
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    count_attempt: bool = True
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    for outcome in outcomes:
+        values: dict = {"state": outcome.state.value, "error": outcome.error}
+        if outcome.count_attempt:
+            values["attempts"] = Delivery.attempts + 1
+        if outcome.state is DeliveryState.SENT:
+            values.update(message_id=outcome.message_id, sent_at=now)
+        if outcome.retry_at is not None:
+            values["due_at"] = outcome.retry_at
+        await _set(session, outcome.delivery_id, **values)
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the next waiting delivery (retry, quiet hours, digest) becomes due."""
+    return await session.scalar(
+        select(func.min(Delivery.due_at)).where(
+            Delivery.state.in_([DeliveryState.PENDING.value, DeliveryState.HELD.value])
+        )
+    )
+
+
+async def recover_in_doubt(session: AsyncSession, *, worker: str | None = None) -> int:
+    """Deliveries left 'sending' by a stopped sender: Telegram may or may not have shown them.
+
+    They are marked in doubt, not sent again: a duplicate is worse than one visible gap.
+    """
+    statement = update(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
+    if worker is not None:
+        statement = statement.where(Delivery.claimed_by == worker)
+    result = await session.execute(
+        statement.values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
+    )
+    return result.rowcount or 0
+
+
+async def skip_pending_for(session: AsyncSession, subscriber_id: int, reason: str) -> int:
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.state.in_([DeliveryState.PENDING.value, DeliveryState.HELD.value]),
+        )
+        .values(state=DeliveryState.SKIPPED.value, error=reason)
+    )
+    return result.rowcount or 0
+
+
+async def stats(session: AsyncSession, notification_id: int | None = None) -> dict[str, int]:
+    """Deliveries by state, for one notification or all."""
+    query = select(Delivery.state, func.count()).group_by(Delivery.state)
+    if notification_id is not None:
+        query = query.where(Delivery.notification_id == notification_id)
+    counts = {state.value: 0 for state in DeliveryState}
+    for state, count in (await session.execute(query)).all():
+        counts[state] = count
+    blocked = select(func.count()).where(Delivery.error == "blocked")
+    if notification_id is not None:
+        blocked = blocked.where(Delivery.notification_id == notification_id)
+    counts["blocked"] = await session.scalar(blocked.select_from(Delivery)) or 0
+    return counts
+
+
+async def load_notifications(session: AsyncSession, ids: Iterable[int]) -> dict[int, Notification]:
+    rows = await session.scalars(select(Notification).where(Notification.id.in_(set(ids))))
+    return {notification.id: notification for notification in rows}
+
+
+class ReactionResult(enum.Enum):
+    RECORDED = "recorded"
+    UNKNOWN = "unknown"  # no such delivery, or it belongs to someone else
+
+
+async def record_reaction(
+    session: AsyncSession, delivery_id: int, telegram_user_id: int, reaction: str, now: datetime
+) -> tuple[ReactionResult, Delivery | None]:
+    """Store a reaction to a delivered message, only for the person it was delivered to."""
+    delivery = await session.scalar(
+        select(Delivery)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id == delivery_id, Subscriber.telegram_user_id == telegram_user_id)
+    )
+    if delivery is None:
+        return ReactionResult.UNKNOWN, None
+    delivery.reaction = reaction
+    delivery.reacted_at = now
+    return ReactionResult.RECORDED, delivery
