@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply migrations and seed the plan's reference data")
     db_commands.add_parser("seed", help="reload the plan's reference data from the YAML file")
+    deliver = commands.add_parser("deliver", help="send every due delivery now, then exit")
+    deliver.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also wait for retries that fall due within SECONDS",
+    )
+    stats = commands.add_parser("stats", help="deliveries by state (all, or one notification)")
+    stats.add_argument("--notification", type=int, metavar="ID")
     i18n = commands.add_parser("i18n", help="translations")
     i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
@@ -36,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # PTB 22 reports durations (RetryAfter.retry_after) as timedelta when opted in.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
         settings = Settings.from_env()
         logging.basicConfig(
@@ -66,6 +79,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_demo(keep_db=getattr(args, "keep_db", None)))
     if command == "db":
         return asyncio.run(_db(settings, args.db_command))
+    if command == "deliver":
+        settings.require_token()
+        return asyncio.run(_deliver(settings, args.wait))
+    if command == "stats":
+        return asyncio.run(_stats(settings, args.notification))
     if command == "i18n":
         from bot.i18n import compile_catalogs
 
@@ -84,6 +102,34 @@ async def _run(settings: Settings) -> int:
         await run_until_signalled(build_application(settings, db))
     finally:
         await db.dispose()
+    return 0
+
+
+async def _deliver(settings: Settings, wait_s: float) -> int:
+    from bot.app import build_sender
+
+    db = await _prepared(settings)
+    sender = build_sender(settings, db)
+    try:
+        async with sender.bot:
+            await sender.recover()
+            await sender.run_until_idle(wait_s=wait_s)
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _stats(settings: Settings, notification_id: int | None) -> int:
+    from bot.services import outbox
+
+    db = await _prepared(settings)
+    try:
+        async with db.transaction() as session:
+            counts = await outbox.stats(session, notification_id)
+    finally:
+        await db.dispose()
+    scope = f"notification {notification_id}" if notification_id else "all notifications"
+    print(f"deliveries ({scope}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

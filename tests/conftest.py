@@ -21,6 +21,8 @@ from bot.db.engine import Database, sync_url
 from bot.db.models import Delivery, Notification, NotificationTag, Subscriber, Subscription
 from bot.services import plan
 
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `python -m bot` does
+
 POSTGRES_URL = os.environ.get("PSM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 BACKENDS = [b.strip() for b in os.environ.get("PSM_TEST_BACKENDS", "sqlite,postgresql").split(",")]
 TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"

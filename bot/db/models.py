@@ -203,7 +203,9 @@ class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     # Waiting for the subscriber's daily or weekly digest.
     HELD = "held"
-    # Claimed by a sender; on restart such a row is in doubt (Telegram may have shown it).
+    # Taken by a sender, not yet attempted: safe to hand back after a crash.
+    CLAIMED = "claimed"
+    # The request is (or was) in flight: after a crash Telegram may or may not have shown it.
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"

@@ -7,10 +7,9 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
@@ -38,14 +37,14 @@ class SenderConfig:
     group_interval_s: float | None = 3.0  # 20 messages a minute to a group
     paid_broadcast: bool = False
     batch_size: int = 500
+    # Requests in flight at once; also the write-ahead window, so a crash (kill -9) leaves at
+    # most this many deliveries in doubt.
     concurrency: int = 8
     max_attempts: int = 5
     retry_base_s: float = 2.0
     retry_cap_s: float = 600.0
     group_above: int = 3
     idle_sleep_s: float = 1.0
-    record_every: int = 50
-    record_interval_s: float = 0.2
 
     def limiter(self) -> RateLimiter:
         rate = PAID_BROADCAST_PER_SECOND if self.paid_broadcast else self.messages_per_second
@@ -67,41 +66,6 @@ class _Effect:
     subscriber_id: int
     verdict: Verdict
     new_chat_id: int | None = None
-
-
-@dataclass
-class _Recorder:
-    """Buffers outcomes and writes them in small transactions, often enough that a crash
-    leaves few rows in doubt, rarely enough that the database is not the bottleneck."""
-
-    db: Database
-    clock: Callable[[], datetime]
-    every: int
-    interval_s: float
-    outcomes: list[Outcome] = field(default_factory=list)
-    effects: list[_Effect] = field(default_factory=list)
-    last_flush: float = field(default_factory=time.monotonic)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def add(self, new: list[Outcome], effect: _Effect | None = None) -> None:
-        self.outcomes.extend(new)
-        if effect is not None:
-            self.effects.append(effect)
-        due = time.monotonic() - self.last_flush >= self.interval_s
-        if effect is not None or len(self.outcomes) >= self.every or due:
-            await self.flush()
-
-    async def flush(self) -> None:
-        async with self.lock:
-            pending, self.outcomes = self.outcomes, []
-            effects, self.effects = self.effects, []
-            self.last_flush = time.monotonic()
-            if not pending and not effects:
-                return
-            async with self.db.transaction() as session:
-                await outbox.record(session, pending, self.clock())
-                for effect in effects:
-                    await _apply_effect(session, effect)
 
 
 async def _apply_effect(session, effect: _Effect) -> None:
@@ -135,13 +99,16 @@ class Sender:
         self._wake.set()
 
     async def recover(self) -> int:
+        """Hand back what a stopped sender had claimed; returns the deliveries left in doubt."""
         async with self.db.transaction() as session:
-            count = await outbox.recover_in_doubt(session)
-        if count:
+            returned, in_doubt = await outbox.recover_in_doubt(session)
+        if returned or in_doubt:
             log.warning(
-                "%d deliveries were mid-send when the sender stopped: marked in doubt", count
+                "after a stop: %d deliveries back to pending, %d in doubt (not resent)",
+                returned,
+                in_doubt,
             )
-        return count
+        return in_doubt
 
     async def run_once(self) -> int:
         """Target due notifications, then claim and send one batch. Returns deliveries handled."""
@@ -185,27 +152,37 @@ class Sender:
                 await _wait_any(stop, self._wake, self.config.idle_sleep_s)
 
     async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
-        recorder = _Recorder(
-            self.db, self.clock, self.config.record_every, self.config.record_interval_s
-        )
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in jobs:
-            queue.put_nowait(job)
+        """Windows of `concurrency` jobs: one commit records the previous window's outcomes and
+        marks the next window 'sending' (write-ahead), then its requests go out together."""
+        outcomes_so_far: list[Outcome] = []
+        effects: list[_Effect] = []
+        window = max(1, self.config.concurrency)
+        for start in range(0, len(jobs), window):
+            batch = jobs[start : start + window]
+            async with self.db.transaction() as session:
+                await self._write(session, outcomes_so_far, effects)
+                await outbox.mark_sending(
+                    session, [d.delivery_id for job in batch for d in job.deliveries]
+                )
+            outcomes_so_far, effects = [], []
+            for new_outcomes, effect in await asyncio.gather(
+                *(self._send_job(job, notifications) for job in batch)
+            ):
+                outcomes_so_far.extend(new_outcomes)
+                if effect is not None:
+                    effects.append(effect)
+        async with self.db.transaction() as session:
+            await self._write(session, outcomes_so_far, effects)
 
-        async def worker() -> None:
-            while not queue.empty():
-                job = queue.get_nowait()
-                await self._send_job(job, notifications, recorder)
-
-        workers = min(self.config.concurrency, len(jobs))
-        try:
-            await asyncio.gather(*(worker() for _ in range(workers)))
-        finally:
-            await recorder.flush()
+    async def _write(self, session, outcomes_: list[Outcome], effects: list[_Effect]) -> None:
+        if outcomes_:
+            await outbox.record(session, outcomes_, self.clock())
+        for effect in effects:
+            await _apply_effect(session, effect)
 
     async def _send_job(
-        self, job: Job, notifications: dict[int, Notification], recorder: _Recorder
-    ) -> None:
+        self, job: Job, notifications: dict[int, Notification]
+    ) -> tuple[list[Outcome], _Effect | None]:
         rendered = self._render(job, notifications)
         await self.limiter.wait_turn(job.chat_id)
         try:
@@ -218,13 +195,12 @@ class Sender:
                 allow_paid_broadcast=True if self.config.paid_broadcast else None,
             )
         except TelegramError as error:
-            await self._record_failure(job, error, recorder)
-            return
+            return self._failure(job, error)
         sent = [
             Outcome(d.delivery_id, DeliveryState.SENT, message_id=message.message_id)
             for d in job.deliveries
         ]
-        await recorder.add(sent)
+        return sent, None
 
     def _render(self, job: Job, notifications: dict[int, Notification]) -> render.Rendered:
         with use_locale(job.language):
@@ -236,7 +212,7 @@ class Sender:
                 notifications[delivery.notification_id], delivery.delivery_id, job.language
             )
 
-    async def _record_failure(self, job: Job, error: TelegramError, recorder: _Recorder) -> None:
+    def _failure(self, job: Job, error: TelegramError) -> tuple[list[Outcome], _Effect | None]:
         config = self.config
         decision = outcomes.decide(
             error,
@@ -247,21 +223,14 @@ class Sender:
         )
         now = self.clock()
         effect = None
+        retry_at = now + timedelta(seconds=decision.wait_s)
         if decision.verdict is Verdict.RETRY_AFTER:
             self.limiter.pause(decision.wait_s)
-            state, retry_at, counted = (
-                DeliveryState.PENDING,
-                now + timedelta(seconds=decision.wait_s),
-                False,
-            )
+            state, counted = DeliveryState.PENDING, False
         elif decision.verdict is Verdict.RETRY:
-            state, retry_at, counted = (
-                DeliveryState.PENDING,
-                now + timedelta(seconds=decision.wait_s),
-                True,
-            )
+            state, counted = DeliveryState.PENDING, True
         elif decision.verdict is Verdict.MIGRATED:
-            state, retry_at, counted = DeliveryState.PENDING, now, False
+            state, counted = DeliveryState.PENDING, False
             effect = _Effect(job.subscriber_id, decision.verdict, decision.new_chat_id)
         else:
             state, retry_at, counted = DeliveryState.FAILED, None, True
@@ -279,7 +248,7 @@ class Sender:
             )
             for d in job.deliveries
         ]
-        await recorder.add(failed, effect)
+        return failed, effect
 
 
 def _keyboard(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:

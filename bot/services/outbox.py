@@ -260,10 +260,15 @@ async def claim_due(
         await _set_many(
             session,
             [c.delivery_id for c in result.claimed],
-            state=DeliveryState.SENDING.value,
+            state=DeliveryState.CLAIMED.value,
             claimed_by=worker,
         )
     return result
+
+
+async def mark_sending(session: AsyncSession, delivery_ids: Sequence[int]) -> None:
+    """Written (and committed) before the requests go out: the write-ahead record."""
+    await _set_many(session, list(delivery_ids), state=DeliveryState.SENDING.value)
 
 
 async def _set(session: AsyncSession, delivery_id: int, **values) -> None:
@@ -309,18 +314,23 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     )
 
 
-async def recover_in_doubt(session: AsyncSession, *, worker: str | None = None) -> int:
-    """Deliveries left 'sending' by a stopped sender: Telegram may or may not have shown them.
+async def recover_in_doubt(session: AsyncSession) -> tuple[int, int]:
+    """After a stop: claimed rows go back to pending; rows caught mid-request are in doubt.
 
-    They are marked in doubt, not sent again: a duplicate is worse than one visible gap.
+    In-doubt rows are not sent again (a duplicate is worse than a visible gap); they are
+    counted in the stats. Returns (returned to pending, in doubt).
     """
-    statement = update(Delivery).where(Delivery.state == DeliveryState.SENDING.value)
-    if worker is not None:
-        statement = statement.where(Delivery.claimed_by == worker)
-    result = await session.execute(
-        statement.values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
+    returned = await session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.CLAIMED.value)
+        .values(state=DeliveryState.PENDING.value, claimed_by=None)
     )
-    return result.rowcount or 0
+    in_doubt = await session.execute(
+        update(Delivery)
+        .where(Delivery.state == DeliveryState.SENDING.value)
+        .values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
+    )
+    return returned.rowcount or 0, in_doubt.rowcount or 0
 
 
 async def skip_pending_for(session: AsyncSession, subscriber_id: int, reason: str) -> int:

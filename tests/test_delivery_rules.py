@@ -1,0 +1,134 @@
+"""Pure rules of the delivery engine: pacing, timing, grouping, error decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.delivery.outcomes import Verdict, backoff, decide
+from bot.delivery.planning import plan_jobs
+from bot.delivery.ratelimit import SAFETY_MARGIN, RateLimiter
+from bot.services import timing
+from bot.services.outbox import Claimed
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_global_rate_spaces_messages_evenly():
+    clock = FakeTime()
+    limiter = RateLimiter(30, per_chat_interval_s=1.0, clock=clock, sleep=clock.sleep)
+    for chat in range(90):
+        await limiter.wait_turn(chat)
+    assert clock.now == pytest.approx(100.0 + 89 / 30 * SAFETY_MARGIN)
+
+
+async def test_one_private_chat_gets_at_most_one_message_a_second():
+    clock = FakeTime()
+    limiter = RateLimiter(None, per_chat_interval_s=1.0, clock=clock, sleep=clock.sleep)
+    slots = [limiter.reserve(7) for _ in range(3)] + [limiter.reserve(8)]
+    assert slots[:3] == pytest.approx([100.0, 101.02, 102.04])
+    # Conservative: a slot taken late for one chat is never overtaken by an earlier send, so
+    # the global rate holds at every instant (the planner interleaves chats to avoid this).
+    assert slots[3] == pytest.approx(102.04)
+
+
+async def test_groups_get_at_most_twenty_messages_a_minute():
+    clock = FakeTime()
+    limiter = RateLimiter(None, group_interval_s=3.0, clock=clock, sleep=clock.sleep)
+    slots = [limiter.reserve(-1001) for _ in range(21)]
+    assert slots[-1] - slots[0] == pytest.approx(60.0 * SAFETY_MARGIN)
+
+
+async def test_a_429_pauses_everything_for_retry_after():
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    limiter.pause(5)
+    assert limiter.reserve(1) == pytest.approx(105.0)
+
+
+def test_decisions_for_telegram_errors():
+    args = {"max_attempts": 5, "base_s": 2.0, "cap_s": 600.0}
+    assert decide(RetryAfter(7), 0, **args).verdict is Verdict.RETRY_AFTER
+    assert decide(RetryAfter(7), 0, **args).wait_s == 7
+    assert (
+        decide(Forbidden("Forbidden: bot was blocked by the user"), 0, **args).verdict
+        is Verdict.BLOCKED
+    )
+    assert decide(BadRequest("Chat not found"), 0, **args).verdict is Verdict.GONE
+    assert decide(BadRequest("Message is too long"), 0, **args).verdict is Verdict.FAILED
+    migrated = decide(ChatMigrated(-100123), 0, **args)
+    assert (migrated.verdict, migrated.new_chat_id) == (Verdict.MIGRATED, -100123)
+    assert decide(NetworkError("Bad Gateway"), 0, **args).verdict is Verdict.RETRY
+    assert decide(TimedOut(), 3, **args).verdict is Verdict.RETRY
+    assert decide(TimedOut(), 4, **args).verdict is Verdict.FAILED
+
+
+def test_backoff_doubles_up_to_the_cap():
+    assert [backoff(n, 2.0, 20.0) for n in range(5)] == [2.0, 4.0, 8.0, 16.0, 20.0]
+
+
+ROME_23 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 23:00 in Rome
+
+
+@pytest.mark.parametrize(
+    ("moment", "start", "end", "quiet"),
+    [
+        (ROME_23, 22, 7, True),
+        (ROME_23 + timedelta(hours=8), 22, 7, False),  # 07:00
+        (ROME_23 + timedelta(hours=7), 22, 7, True),  # 06:00
+        (ROME_23, 13, 15, False),
+        (ROME_23, None, None, False),
+        (ROME_23, 8, 8, False),
+    ],
+)
+def test_quiet_hours_in_rome_time(moment, start, end, quiet):
+    assert timing.in_quiet_hours(moment, start, end) is quiet
+
+
+def test_quiet_hours_end_keeps_the_wall_clock_across_daylight_saving():
+    # Night of 24-25 October 2026: clocks go back at 03:00 CEST.
+    moment = datetime(2026, 10, 24, 21, 30, tzinfo=UTC)  # 23:30 CEST
+    end = timing.end_of_quiet_hours(moment, 22, 7)
+    assert end == datetime(2026, 10, 25, 6, 0, tzinfo=UTC)  # 07:00 CET
+
+
+def test_digest_times():
+    saturday_10 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    assert timing.next_digest_time(saturday_10, "instant", 8) is None
+    assert timing.next_digest_time(saturday_10, "daily", 8) == datetime(
+        2026, 11, 29, 7, 0, tzinfo=UTC
+    )
+    assert timing.next_digest_time(saturday_10, "daily", 18) == datetime(
+        2026, 11, 28, 17, 0, tzinfo=UTC
+    )
+    monday_8 = timing.next_digest_time(saturday_10, "weekly", 8, weekday=0)
+    assert monday_8 == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+def claimed(delivery_id, subscriber_id, held=False):
+    return Claimed(delivery_id, delivery_id, subscriber_id, subscriber_id, "it", held, 0)
+
+
+def test_plan_groups_bursts_and_digests_and_interleaves_recipients():
+    items = [claimed(i, 1) for i in range(1, 6)]  # five at once for subscriber 1
+    items += [claimed(10, 2), claimed(11, 2)]  # two for subscriber 2
+    items += [claimed(20, 3, held=True), claimed(21, 3, held=True)]
+    jobs = plan_jobs(items, group_above=3)
+    summary = [(job.subscriber_id, len(job.deliveries), job.grouped, job.digest) for job in jobs]
+    assert summary == [
+        (1, 5, True, False),
+        (2, 1, False, False),
+        (3, 2, True, True),
+        (2, 1, False, False),
+    ]
