@@ -6,12 +6,12 @@ import logging
 
 from telegram import Bot, BotCommand, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application
-from telegram.request import HTTPXRequest
 
 from bot import handlers, screens
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
 from bot.delivery.sender import Sender, SenderConfig
+from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
 
@@ -59,7 +59,7 @@ def build_sender(
         settings.require_token(),
         base_url=api_base,
         base_file_url=base_file_url or _file_url_for(api_base),
-        request=HTTPXRequest(connection_pool_size=config.concurrency + 2),
+        request=AiohttpRequest(connection_limit=config.concurrency),
     )
     return Sender(db, bot, config)
 

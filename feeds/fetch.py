@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import httpx
 
 DEFAULT_USER_AGENT = "psm-bot/0.1 (+https://pianostrategico.cittametropolitana.genova.it)"
 MAX_REDIRECTS = 5
+_HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")  # name, IPv4 or IPv6
 PERMANENT_REDIRECTS = frozenset({301, 308})
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -175,19 +177,18 @@ class FeedFetcher:
         """
         result = FetchResult(url=url, status=FetchStatus.ERROR)
         budget = _TimeBudget(self.timeout)
-        async with self._overall:
-            try:
-                await self._follow(result, etag, last_modified, budget)
-            except _Failure as failure:
-                _fail(result, failure.error, failure.http_status)
-            except (TimeoutError, httpx.TimeoutException):
-                message = f"no complete answer within {self.timeout:g} s"
-                _fail(result, FetchError(FetchErrorKind.TIMEOUT, message))
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-                _fail(result, FetchError(FetchErrorKind.INVALID_URL, str(error) or repr(error)))
-            except (httpx.HTTPError, OSError) as error:
-                message = f"{type(error).__name__}: {error}".rstrip(": ")
-                _fail(result, FetchError(FetchErrorKind.CONNECTION, message))
+        try:
+            await self._follow(result, etag, last_modified, budget)
+        except _Failure as failure:
+            _fail(result, failure.error, failure.http_status)
+        except (TimeoutError, httpx.TimeoutException):
+            message = f"no complete answer within {self.timeout:g} s"
+            _fail(result, FetchError(FetchErrorKind.TIMEOUT, message))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            _fail(result, FetchError(FetchErrorKind.INVALID_URL, str(error) or repr(error)))
+        except (httpx.HTTPError, OSError) as error:
+            message = f"{type(error).__name__}: {error}".rstrip(": ")
+            _fail(result, FetchError(FetchErrorKind.CONNECTION, message))
         result.elapsed_s = budget.used
         if result.status is not FetchStatus.OK:
             result.content = None
@@ -232,10 +233,14 @@ class FeedFetcher:
     async def _request(
         self, url: httpx.URL, headers: dict[str, str], result: FetchResult, budget: _TimeBudget
     ) -> bool:
-        """One hop; True when the fetch is over, False when a redirect must be followed."""
+        """One hop; True when the fetch is over, False when a redirect must be followed.
+
+        The host's slot is taken before an overall one, so requests queued for a busy host
+        do not hold overall slots that requests to other hosts could use.
+        """
         client = self._http()
         request = client.build_request("GET", url, headers=headers, timeout=self.timeout)
-        async with self._hosts.slot(url.host), budget.running():
+        async with self._hosts.slot(url.host), self._overall, budget.running():
             response = await client.send(request, stream=True, follow_redirects=False)
             try:
                 return await self._handle(response, result)
@@ -300,8 +305,8 @@ def _checked_url(url: str | httpx.URL) -> httpx.URL:
         raise _Failure(FetchErrorKind.INVALID_URL, f"invalid URL {str(url)!r}: {error}") from None
     if parsed.scheme not in ("http", "https"):
         raise _Failure(FetchErrorKind.INVALID_URL, f"only http and https URLs, not {str(url)!r}")
-    if not parsed.host:
-        raise _Failure(FetchErrorKind.INVALID_URL, f"URL without a host: {str(url)!r}")
+    if not _HOST.fullmatch(parsed.raw_host.decode("ascii", "replace")):
+        raise _Failure(FetchErrorKind.INVALID_URL, f"URL without a valid host: {str(url)!r}")
     return parsed
 
 

@@ -1,7 +1,8 @@
 """Parsing RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom documents with feedparser, off the event loop.
 
-`summary_html` and `content_html` are the feed's own HTML (relative links resolved) and are
-untrusted: show them only through `feeds.telegram_html.sanitize_html`.
+`summary_html` and `content_html` are the feed's own HTML, untrusted: show them only through
+`sanitize_html(html, base_url=entry.base_url)`, which also resolves their relative links
+(`base_url` honours xml:base; leaving that to feedparser would double the parsing time).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FeedEntry:
     author: str | None
     categories: list[str] = field(default_factory=list)
     image_url: str | None = None
+    base_url: str | None = None  # for relative links in summary_html / content_html
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def parse_feed_sync(
             "content-location": base_url,
             "content-type": content_type or "application/xml",
         },
-        resolve_relative_uris=True,
+        resolve_relative_uris=False,  # sanitize_html(…, base_url=entry.base_url) does it
         sanitize_html=False,  # sanitize_html() does it, for Telegram's subset
     )
     raw_entries = document.get("entries", [])
@@ -125,8 +127,9 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     if not (title or link or summary_html.strip() or content_html.strip()):
         return None
     guid = (raw.get("id") or "").strip() or None
-    published = _utc(raw.get("published_parsed"))
-    updated = _utc(raw.get("updated_parsed"))
+    # dict.get: FeedParserDict.get would pass `published` off as `updated` (with a warning)
+    published = _utc(dict.get(raw, "published_parsed"))
+    updated = _utc(dict.get(raw, "updated_parsed"))
     return FeedEntry(
         identity=entry_identity(guid, link, title, published or updated),
         guid=guid,
@@ -139,6 +142,7 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
         author=(raw.get("author") or "").strip() or None,
         categories=_categories(raw),
         image_url=_image_url(raw, base_url),
+        base_url=_content_base(raw, base_url),
     )
 
 
@@ -166,6 +170,15 @@ def _content_html(raw: Any) -> str:
         if content.get("value"):
             return _html_of(content, content["value"])
     return ""
+
+
+def _content_base(raw: Any, base_url: str) -> str:
+    """Where relative links of the entry's HTML resolve (xml:base, else the document URL)."""
+    details = [*(raw.get("content") or []), raw.get("summary_detail") or {}]
+    for detail in details:
+        if detail.get("base"):
+            return _http_url(detail["base"], base_url) or base_url
+    return base_url
 
 
 def _utc(parsed: time.struct_time | None) -> datetime | None:

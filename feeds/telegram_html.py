@@ -25,43 +25,14 @@ CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto", "tg"})
-TELEGRAM_TAGS = frozenset(
-    {
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "a",
-        "code",
-        "pre",
-        "blockquote",
-        "tg-spoiler",
-    }
-)
-REMOVED_WITH_CONTENT = frozenset(
-    {
-        "script",
-        "style",
-        "iframe",
-        "object",
-        "noscript",
-        "template",
-        "embed",
-        "svg",
-        "math",
-        "video",
-        "audio",
-        "canvas",
-        "title",
-        "textarea",
-        "select",
-    }
-)
+TELEGRAM_TAGS = frozenset({
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+    "blockquote", "tg-spoiler",
+})  # fmt: skip
+REMOVED_WITH_CONTENT = frozenset({
+    "script", "style", "iframe", "object", "noscript", "template", "embed", "svg", "math",
+    "video", "audio", "canvas", "title", "textarea", "select",
+})  # fmt: skip
 
 # Feed HTML element → Telegram tag (aliases folded so nesting checks see one name).
 _FORMATTING = {
@@ -80,26 +51,10 @@ _FORMATTING = {
     "tt": "code",
 }
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_PARAGRAPH_BLOCKS = frozenset(
-    {
-        "p",
-        "table",
-        "figure",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "aside",
-        "address",
-        "hr",
-        "dl",
-        "details",
-        "main",
-        "nav",
-        "center",
-        "hgroup",
-    }
-)
+_PARAGRAPH_BLOCKS = frozenset({
+    "p", "table", "figure", "section", "article", "header", "footer", "aside", "address", "hr",
+    "dl", "details", "main", "nav", "center", "hgroup",
+})  # fmt: skip
 _LINE_BLOCKS = frozenset(
     {"div", "tr", "figcaption", "caption", "dt", "dd", "summary", "thead", "tbody", "tfoot"}
 )
@@ -116,7 +71,7 @@ _NH3_TAGS = (
     | _LISTS
     | {"li", "br", "img", "wbr"}
 )
-_COLLAPSIBLE_SPACE = re.compile(r"([ \t\n\r\f\v]+)")
+_COLLAPSIBLE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -253,13 +208,17 @@ class _TelegramWriter:
             self.pending_space = True
 
     def text(self, data: str) -> None:
-        for piece in _COLLAPSIBLE_SPACE.split(data):
-            if not piece:
-                continue
-            if piece.isspace():  # also a lone no-break space, as in <p>&nbsp;</p>
+        collapsed = _COLLAPSIBLE_SPACE.sub(" ", data)
+        core = collapsed.strip()  # no-break spaces at the edges too, as in <p>&nbsp;</p>
+        if not core:
+            if collapsed:
                 self.space()
-                continue
-            self._emit(piece)
+            return
+        if collapsed[0] != core[0]:
+            self.space()
+        self._emit(core)
+        if collapsed[-1] != core[-1]:
+            self.space()
 
     def preformatted_text(self, data: str) -> None:
         if data:

@@ -219,7 +219,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("notification_id", "subscriber_id", name="uq_delivery"),
-        Index("ix_deliveries_due", "state", "due_at"),
+        Index("ix_deliveries_due", "state", "due_at", "id"),
         Index("ix_deliveries_message", "chat_id", "message_id"),
     )
 

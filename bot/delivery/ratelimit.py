@@ -1,14 +1,19 @@
 """Pacing under Telegram's limits: messages per second overall, per chat, per group.
 
-Each send reserves the earliest slot that respects every limit, then sleeps until it. Slots are
-spaced evenly (no bursts). Telegram counts arrivals, and requests arrive with some jitter, so
-slots are spaced 2% wider than the limits: the achieved rate is about 98% of the configured one.
+Decisions are taken when a message is released, from the times earlier messages were actually
+released, so a stalled event loop cannot turn into a burst. Overall: at most `per_second`
+releases in any window of SAFETY_MARGIN seconds (Telegram counts arrivals, and requests arrive
+with some jitter), spaced at least half the nominal interval apart; the achieved rate is about
+98% of the configured one. Per chat: one message per `per_chat_interval_s` (groups: per
+`group_interval_s`, 20 a minute), with the same margin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 SAFETY_MARGIN = 1.02
@@ -24,36 +29,51 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._global_interval = SAFETY_MARGIN / per_second if per_second else 0.0
+        self._per_window = math.floor(per_second) if per_second else None
+        self._window = SAFETY_MARGIN
+        self._min_spacing = 0.5 / per_second if per_second else 0.0
         self._chat_interval = (per_chat_interval_s or 0.0) * SAFETY_MARGIN
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
         self._clock = clock
         self._sleep = sleep
-        self._next_global = 0.0
-        self._next_by_chat: dict[int, float] = {}
-        self._reservations = 0
-
-    def reserve(self, chat_id: int) -> float:
-        """The monotonic time at which a message to this chat may go (bookkeeping included)."""
-        now = self._clock()
-        slot = max(now, self._next_global, self._next_by_chat.get(chat_id, 0.0))
-        self._next_global = slot + self._global_interval
-        interval = self._group_interval if chat_id < 0 else self._chat_interval
-        if interval:
-            self._next_by_chat[chat_id] = slot + interval
-        self._reservations += 1
-        if self._reservations % 1000 == 0:
-            self._forget_idle_chats(now)
-        return slot
+        self._released: deque[float] = deque()
+        self._last_release = -math.inf
+        self._last_by_chat: dict[int, float] = {}
+        self._paused_until = -math.inf
+        self._releases = 0
 
     async def wait_turn(self, chat_id: int) -> None:
-        delay = self.reserve(chat_id) - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+        while True:
+            now = self._clock()
+            ready = self._ready_at(chat_id, now)
+            if now >= ready:
+                self._release(chat_id, now)
+                return
+            await self._sleep(ready - now)
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out for `seconds`."""
-        self._next_global = max(self._next_global, self._clock() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def _forget_idle_chats(self, now: float) -> None:
-        self._next_by_chat = {c: t for c, t in self._next_by_chat.items() if t > now}
+    def _ready_at(self, chat_id: int, now: float) -> float:
+        ready = max(self._paused_until, self._last_release + self._min_spacing)
+        interval = self._group_interval if chat_id < 0 else self._chat_interval
+        if interval:
+            ready = max(ready, self._last_by_chat.get(chat_id, -math.inf) + interval)
+        if self._per_window is not None:
+            while self._released and self._released[0] <= now - self._window:
+                self._released.popleft()
+            if len(self._released) >= self._per_window:
+                ready = max(ready, self._released[0] + self._window)
+        return ready
+
+    def _release(self, chat_id: int, now: float) -> None:
+        self._last_release = now
+        if self._per_window is not None:
+            self._released.append(now)
+        if self._chat_interval or self._group_interval:
+            self._last_by_chat[chat_id] = now
+        self._releases += 1
+        if self._releases % 1000 == 0:
+            horizon = now - max(self._chat_interval, self._group_interval)
+            self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > horizon}

@@ -38,10 +38,14 @@ def title_of(notification: Notification, language: str) -> str:
     return localized(payload.get("title"), language) or _("Update from the plan")
 
 
-def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
+def render_text(notification: Notification, language: str) -> str:
     body = _TEMPLATES.get(notification.template, _render_text)(notification.payload, language)
+    return truncate_html(body, MESSAGE_LIMIT)
+
+
+def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
     buttons = feedback_buttons(delivery_id) if notification.with_feedback else []
-    return Rendered(truncate_html(body, MESSAGE_LIMIT), buttons)
+    return Rendered(render_text(notification, language), buttons)
 
 
 def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:

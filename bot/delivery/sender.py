@@ -93,6 +93,7 @@ class Sender:
         self.worker_id = worker_id or new_worker_id()
         self.limiter = self.config.limiter()
         self._wake = asyncio.Event()
+        self._texts: dict[tuple[int, str], str] = {}
 
     def wake(self) -> None:
         """New notifications are waiting: don't sleep until the next poll."""
@@ -120,6 +121,7 @@ class Sender:
             )
             ids = {item.notification_id for item in claim.claimed}
             notifications = await outbox.load_notifications(session, ids) if ids else {}
+        self._texts.clear()
         if claim.claimed:
             jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
             await self._send_jobs(jobs, notifications)
@@ -197,7 +199,9 @@ class Sender:
         except TelegramError as error:
             return self._failure(job, error)
         sent = [
-            Outcome(d.delivery_id, DeliveryState.SENT, message_id=message.message_id)
+            Outcome(
+                d.delivery_id, DeliveryState.SENT, d.attempts + 1, message_id=message.message_id
+            )
             for d in job.deliveries
         ]
         return sent, None
@@ -208,9 +212,16 @@ class Sender:
                 items = [notifications[d.notification_id] for d in job.deliveries]
                 return render.render_group(items, job.language, digest=job.digest)
             delivery = job.deliveries[0]
-            return render.render_single(
-                notifications[delivery.notification_id], delivery.delivery_id, job.language
+            notification = notifications[delivery.notification_id]
+            # A broadcast renders the same text for everyone of a language: do it once.
+            key = (notification.id, job.language)
+            text = self._texts.get(key)
+            if text is None:
+                text = self._texts[key] = render.render_text(notification, job.language)
+            buttons = (
+                render.feedback_buttons(delivery.delivery_id) if notification.with_feedback else []
             )
+            return render.Rendered(text, buttons)
 
     def _failure(self, job: Job, error: TelegramError) -> tuple[list[Outcome], _Effect | None]:
         config = self.config
@@ -221,9 +232,8 @@ class Sender:
             base_s=config.retry_base_s,
             cap_s=config.retry_cap_s,
         )
-        now = self.clock()
         effect = None
-        retry_at = now + timedelta(seconds=decision.wait_s)
+        retry_at = self.clock() + timedelta(seconds=decision.wait_s)
         if decision.verdict is Verdict.RETRY_AFTER:
             self.limiter.pause(decision.wait_s)
             state, counted = DeliveryState.PENDING, False
@@ -242,9 +252,9 @@ class Sender:
             Outcome(
                 d.delivery_id,
                 state,
+                d.attempts + (1 if counted else 0),
                 error=decision.reason,
-                retry_at=retry_at,
-                count_attempt=counted,
+                due_at=retry_at,
             )
             for d in job.deliveries
         ]

@@ -287,22 +287,29 @@ class Outcome:
 
     delivery_id: int
     state: DeliveryState
+    attempts: int
     message_id: int | None = None
     error: str | None = None
-    retry_at: datetime | None = None
-    count_attempt: bool = True
+    due_at: datetime | None = None
 
 
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
-    for outcome in outcomes:
-        values: dict = {"state": outcome.state.value, "error": outcome.error}
-        if outcome.count_attempt:
-            values["attempts"] = Delivery.attempts + 1
-        if outcome.state is DeliveryState.SENT:
-            values.update(message_id=outcome.message_id, sent_at=now)
-        if outcome.retry_at is not None:
-            values["due_at"] = outcome.retry_at
-        await _set(session, outcome.delivery_id, **values)
+    """Write outcomes in one executemany (a bulk UPDATE by primary key)."""
+    if not outcomes:
+        return
+    rows = [
+        {
+            "id": outcome.delivery_id,
+            "state": outcome.state.value,
+            "attempts": outcome.attempts,
+            "message_id": outcome.message_id,
+            "error": outcome.error,
+            "sent_at": now if outcome.state is DeliveryState.SENT else None,
+            "due_at": outcome.due_at or now,
+        }
+        for outcome in outcomes
+    ]
+    await session.execute(update(Delivery), rows)
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:

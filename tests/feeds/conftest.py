@@ -6,19 +6,10 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from aiohttp import web
-
-DATA = Path(__file__).resolve().parent / "data"
-ETAG = '"psm-v1"'
-LAST_MODIFIED = "Wed, 12 Mar 2025 09:30:00 GMT"
-LARGE_BODY_BYTES = 200_000
-
-
-def read_data(name: str) -> bytes:
-    return (DATA / name).read_bytes()
+from feeds_testdata import ETAG, LARGE_BODY_BYTES, LAST_MODIFIED, read_data
 
 
 @dataclass
@@ -58,7 +49,9 @@ def _routes(server: FeedServer) -> web.RouteTableDef:
         ):
             return web.Response(status=304, headers=validators)
         body = read_data("rss2_guid.xml")
-        return web.Response(body=body, headers={**validators, "Content-Type": "application/rss+xml"})
+        return web.Response(
+            body=body, headers={**validators, "Content-Type": "application/rss+xml"}
+        )
 
     @routes.get("/status/{code}")
     async def status(request: web.Request) -> web.Response:
@@ -100,7 +93,9 @@ def _routes(server: FeedServer) -> web.RouteTableDef:
 
     @routes.get("/redirect-to/{scheme}")
     async def redirect_to_scheme(request: web.Request) -> web.Response:
-        return web.Response(status=302, headers={"Location": f"{request.match_info['scheme']}://x/y"})
+        return web.Response(
+            status=302, headers={"Location": f"{request.match_info['scheme']}://x/y"}
+        )
 
     @routes.get("/no-location")
     async def no_location(request: web.Request) -> web.Response:
@@ -173,5 +168,12 @@ async def feed_server() -> AsyncIterator[FeedServer]:
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests to 127.0.0.1 must never go through a proxy set in the environment."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)

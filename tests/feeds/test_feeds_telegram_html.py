@@ -6,8 +6,8 @@ import random
 import re
 
 import pytest
-from conftest import read_data
 from feeds_html_check import assert_valid_telegram_html, utf16_units
+from feeds_testdata import read_data
 
 from feeds.telegram_html import (
     CAPTION_LIMIT,
@@ -69,7 +69,9 @@ def test_structure_becomes_lines(dirty):
     assert "1. Primo passo\n2. Secondo passo" in text
     assert "Comune Zona\nSestri Levante Val Petronio\nSant'Olcese Valli Polcevera e Scrivia" in text
     assert "<b>Contatti utili</b>" in dirty  # no bold inside bold
-    assert "<blockquote>Una città metropolitana <i>più vicina</i> ai cittadini.</blockquote>" in dirty
+    assert (
+        "<blockquote>Una città metropolitana <i>più vicina</i> ai cittadini.</blockquote>" in dirty
+    )
     assert "<pre>orario: 9:00 &lt; 13:00\n  lun-ven</pre>" in dirty
 
 
@@ -108,7 +110,8 @@ def test_misnested_tags_are_repaired(dirty):
         ('<a href="ftp://x/y">ftp</a> <a>senza href</a>', "ftp senza href"),
         ('<a href="/rel">relativo</a>', '<a href="https://www.cittametropolitana.genova.it/rel">relativo</a>'),
         ('<a href="https://a.it/?q=&quot;x&quot;">q</a>', '<a href="https://a.it/?q=&quot;x&quot;">q</a>'),
-        ("<a href='https://a.it'><a href='https://b.it'>doppio</a></a>", '<a href="https://a.it">doppio</a>'),
+        ("<a href='https://a.it'>uno <a href='https://b.it'>due</a></a>",  # HTML closes the first
+         '<a href="https://a.it">uno</a> <a href="https://b.it">due</a>'),
         ("<code>a<b>b</b></code>", "<code>ab</code>"),
         ("<b><code>x</code></b>", "<b>x</b>"),
         ("5 &lt; 6 &amp;&amp; 7 &gt; 3 &#8364; &#x1F600;", "5 &lt; 6 &amp;&amp; 7 &gt; 3 € 😀"),
@@ -169,18 +172,23 @@ def test_truncate_returns_fitting_text_unchanged():
 
 def test_truncate_cuts_at_a_word_and_closes_tags():
     html = "<b>Piano Strategico <i>Metropolitano di Genova</i></b> approvato"
-    result = truncate_html(html, 30)
+    result = truncate_html(html, 31)
     assert result == "<b>Piano Strategico <i>Metropolitano</i></b>…"
-    assert telegram_length(result) <= 30
+    assert telegram_length(result) == 31
+    assert truncate_html(html, 30) == "<b>Piano Strategico</b>…"
     assert_valid_telegram_html(result)
 
 
 def test_truncate_appends_an_escaped_read_more_link_within_the_limit():
-    html = escape("La Città Metropolitana di Genova presenta il Piano Strategico Metropolitano " * 5)
+    html = escape(
+        "La Città Metropolitana di Genova presenta il Piano Strategico Metropolitano " * 5
+    )
     result = truncate_html(
         html, 100, read_more_url="https://x.it/n?a=1&b=2", read_more_label="Leggi <tutto> & più"
     )
-    assert result.endswith('… <a href="https://x.it/n?a=1&amp;b=2">Leggi &lt;tutto&gt; &amp; più</a>')
+    assert result.endswith(
+        '… <a href="https://x.it/n?a=1&amp;b=2">Leggi &lt;tutto&gt; &amp; più</a>'
+    )
     assert telegram_length(result) <= 100
     assert_valid_telegram_html(result)
 
@@ -191,7 +199,9 @@ def test_truncate_rejects_unsafe_read_more_urls():
 
 
 def test_truncate_drops_the_link_when_there_is_no_room():
-    result = truncate_html("parola " * 20, 8, read_more_url="https://x.it", read_more_label="Leggi tutto")
+    result = truncate_html(
+        "parola " * 20, 8, read_more_url="https://x.it", read_more_label="Leggi tutto"
+    )
     assert "<a" not in result and telegram_length(result) <= 8
 
 
@@ -329,9 +339,12 @@ def test_random_documents_stay_valid(seed):
     assert_valid_telegram_html(html)
     assert "javascript" not in html and "alert" not in html
     limit = rng.randint(3, 200)
-    for chunk in split_html(html, limit):
+    chunks = split_html(html, limit)
+    for chunk in chunks:
         assert 0 < telegram_length(chunk) <= limit
         assert_valid_telegram_html(chunk)
+    joined = "".join(visible_text(chunk) for chunk in chunks)
+    assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", visible_text(html))
     truncated = truncate_html(html, limit, read_more_url=BASE, read_more_label="Leggi")
     assert telegram_length(truncated) <= limit
     assert_valid_telegram_html(truncated)

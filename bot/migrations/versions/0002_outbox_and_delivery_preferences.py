@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("notification_id", "subscriber_id", name="uq_delivery"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_due", ["state", "due_at"], unique=False)
+        batch_op.create_index("ix_deliveries_due", ["state", "due_at", "id"], unique=False)
         batch_op.create_index("ix_deliveries_message", ["chat_id", "message_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_deliveries_notification_id"), ["notification_id"], unique=False
