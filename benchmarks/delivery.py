@@ -166,7 +166,8 @@ async def run_size(count: int, limited_seconds: float, naive_seconds: float) -> 
         )
         naive_sent, naive_elapsed = await naive_loop(sandbox.base_url, count, naive_seconds)
         print(
-            f"naive send_message loop  {naive_sent / naive_elapsed:10.0f} msg/s  ({naive_sent:,} in {naive_elapsed:.1f} s)"
+            f"naive send_message loop  {naive_sent / naive_elapsed:10.0f} msg/s  "
+            f"({naive_sent:,} in {naive_elapsed:.1f} s)"
         )
         sandbox.close()
 
@@ -178,7 +179,8 @@ async def run_size(count: int, limited_seconds: float, naive_seconds: float) -> 
         rejected, _accepted = sandbox.close()
         rate = sent / elapsed
         print(
-            f"limits on (30 msg/s)     {rate:10.1f} msg/s = {rate / 30 * 100:.1f}% of the limit, {rejected} × 429"
+            f"limits on (30 msg/s)     {rate:10.1f} msg/s = {rate / 30 * 100:.1f}% of the limit, "
+            f"{rejected} × 429"
         )
         await db.dispose()
 

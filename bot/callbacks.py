@@ -25,6 +25,7 @@ class Screen(enum.StrEnum):
     ZONES = "zones"
     ZONE = "z"
     MY_SUBSCRIPTIONS = "m"
+    PREFERENCES = "p"
 
 
 class InvalidCallback(ValueError):
@@ -69,7 +70,17 @@ class Feedback:
     reaction: Reaction
 
 
-CallbackAction = Toggle | OpenScreen | ChooseLanguage | ConfirmStop | Feedback
+@dataclass(frozen=True)
+class SetPreference:
+    """A delivery preference: mode (instant/daily/weekly), hour, day, or quiet hours."""
+
+    name: str
+    value: str
+
+
+PREFERENCE_NAMES = ("mode", "hour", "day", "quiet")
+
+CallbackAction = Toggle | OpenScreen | ChooseLanguage | ConfirmStop | Feedback | SetPreference
 
 
 def toggle_data(follow: bool, kind: TargetKind, target_id: str, screen: Screen) -> str:
@@ -92,6 +103,10 @@ def stop_data(confirmed: bool) -> str:
 
 def feedback_data(delivery_id: int, reaction: Reaction) -> str:
     return _checked(f"fb:{delivery_id}:{reaction.value}")
+
+
+def preference_data(name: str, value: str) -> str:
+    return _checked(f"pref:{name}:{value}")
 
 
 def _checked(data: str) -> str:
@@ -154,7 +169,15 @@ def _parse_feedback(parts: list[str]) -> Feedback:
     return Feedback(int(delivery_id), Reaction(reaction))
 
 
+def _parse_preference(parts: list[str]) -> SetPreference:
+    name, value = parts
+    if name not in PREFERENCE_NAMES or not value:
+        raise ValueError(name)
+    return SetPreference(name, value)
+
+
 _PARSERS = {
+    "pref": _parse_preference,
     "fb": _parse_feedback,
     "f": _parse_toggle(True),
     "u": _parse_toggle(False),

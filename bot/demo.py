@@ -6,12 +6,32 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bot.app import build_application
+from bot.app import build_application, build_sender
 from bot.config import Settings
+from bot.db.engine import Database
+from bot.db.models import NotificationKind
+from bot.delivery.sender import Sender
 from bot.runtime import polling, prepare_database
 from bot.sandbox import BotApiSandbox
+from bot.services import outbox
+from bot.services.outbox import NewNotification
 
 DEMO_TOKEN = "123456789:PSM-DEMO-TOKEN-offline-sandbox-only"
+
+# Sample content for the demo only (not a real announcement).
+DEMO_NEWS = NewNotification(
+    kind=NotificationKind.NEWS,
+    source_key="demo:rapallo-ciclopedonale",
+    template="news",
+    payload={
+        "title": "Rapallo: presentato il percorso ciclopedonale del Tigullio (esempio)",
+        "html": "<p>Un incontro pubblico illustra il progetto e raccoglie i pareri dei "
+        "cittadini.</p>",
+        "link": "https://pianostrategico.cittametropolitana.genova.it/",
+        "source": "Piano Strategico Metropolitano — demo",
+    },
+    tags=[("comune", "010046"), ("strategy", "S3")],
+)
 
 
 async def run_demo(*, keep_db: str | None = None, out=print) -> int:
@@ -21,11 +41,11 @@ async def run_demo(*, keep_db: str | None = None, out=print) -> int:
         async with BotApiSandbox(token=DEMO_TOKEN, bot_username="psm_genova_demo_bot") as sandbox:
             db = await prepare_database(settings)
             try:
-                application = build_application(
-                    settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-                )
-                async with polling(application, poll_timeout=1):
-                    anna, ben = await _play_script(sandbox)
+                urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
+                application = build_application(settings, db, **urls)
+                sender = build_sender(settings, db, **urls)
+                async with polling(application, sender=sender, poll_timeout=1):
+                    anna, ben = await _play_script(sandbox, db, sender)
             finally:
                 await db.dispose()
             out("=" * 72)
@@ -40,7 +60,7 @@ async def run_demo(*, keep_db: str | None = None, out=print) -> int:
     return 0
 
 
-async def _play_script(sandbox: BotApiSandbox):
+async def _play_script(sandbox: BotApiSandbox, db: Database, sender: Sender):
     anna = sandbox.user(1001, first_name="Anna", language_code="it")
     await anna.send("/start")
     await anna.press("Segui una zona o un comune")
@@ -48,6 +68,13 @@ async def _play_script(sandbox: BotApiSandbox):
     await anna.press("➕ Rapallo")
     await anna.press("➕ Tutta la zona: Tigullio")
     await anna.send("/mysubs")
+
+    # The plan's office publishes news about Rapallo: it reaches Anna through the outbox.
+    async with db.transaction() as session:
+        await outbox.enqueue(session, DEMO_NEWS)
+    sender.wake()
+    await sandbox.wait_for(lambda entry: "Rapallo" in (entry.text or ""), new_only=True)
+    await anna.press("👍 Utile")
 
     ben = sandbox.user(1002, first_name="Ben", language_code="en")
     await ben.send("/start strategy_S4")

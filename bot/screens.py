@@ -6,14 +6,17 @@ Screens read through the services and render in the current language; handlers s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from html import escape
 
+from babel import Locale
+from babel.dates import format_time, get_day_names
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.callbacks import Screen
-from bot.db.models import Subscriber, TargetKind
+from bot.db.models import DeliveryMode, Subscriber, TargetKind
 from bot.i18n import _, current_language, format_number, ngettext
 from bot.services import plan, subscriptions
 
@@ -50,6 +53,7 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
             [_button(_("Follow a strategy"), callbacks.open_data(Screen.STRATEGIES))],
             [_button(_("Follow a zone or comune"), callbacks.open_data(Screen.ZONES))],
             [_button(_("What I follow"), callbacks.open_data(Screen.MY_SUBSCRIPTIONS))],
+            [_button(_("⚙️ How I receive updates"), callbacks.open_data(Screen.PREFERENCES))],
             language_buttons(),
         ]
     )
@@ -195,6 +199,79 @@ async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> Vie
     return View("\n".join(lines), InlineKeyboardMarkup(buttons))
 
 
+def _hour(hour: int) -> str:
+    return format_time(time(hour, 0), "short", locale=Locale.parse(current_language()))
+
+
+def _weekday(day: int) -> str:
+    return get_day_names("wide", locale=Locale.parse(current_language()))[day]
+
+
+def _checked(selected: bool, label: str) -> str:
+    return f"✅ {label}" if selected else label
+
+
+def preferences(subscriber: Subscriber) -> View:
+    mode = subscriber.delivery_mode
+    hour = _hour(subscriber.digest_hour)
+    if mode == DeliveryMode.DAILY:
+        delivery = _("a daily digest at {hour}").format(hour=hour)
+    elif mode == DeliveryMode.WEEKLY:
+        delivery = _("a weekly digest on {day} at {hour}").format(
+            day=_weekday(subscriber.digest_weekday), hour=hour
+        )
+    else:
+        delivery = _("each update as soon as it is published")
+    if subscriber.quiet_start is None:
+        quiet = _("none")
+    else:
+        quiet = f"{_hour(subscriber.quiet_start)}–{_hour(subscriber.quiet_end)}"
+    lines = [
+        _("<b>How you receive updates</b>"),
+        "",
+        _("You receive: {delivery}.").format(delivery=escape(delivery)),
+        _("Quiet hours (nothing arrives, it waits until the end): {quiet}.").format(
+            quiet=escape(quiet)
+        ),
+        "",
+        _("Times are Italian time (Europe/Rome)."),
+    ]
+    return View("\n".join(lines), _preference_keyboard(subscriber))
+
+
+def _preference_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
+    pref = callbacks.preference_data
+    mode = subscriber.delivery_mode
+    modes = [
+        (DeliveryMode.INSTANT, _("Instant")),
+        (DeliveryMode.DAILY, _("Daily digest")),
+        (DeliveryMode.WEEKLY, _("Weekly digest")),
+    ]
+    rows = [[_button(_checked(mode == m, label), pref("mode", m.value)) for m, label in modes]]
+    if mode != DeliveryMode.INSTANT:
+        hours = [
+            _button(_checked(subscriber.digest_hour == h, _hour(h)), pref("hour", str(h)))
+            for h in subscriptions.DIGEST_HOUR_CHOICES
+        ]
+        rows.append(hours)
+    if mode == DeliveryMode.WEEKLY:
+        days = [
+            _button(_checked(subscriber.digest_weekday == d, _weekday(d)), pref("day", str(d)))
+            for d in range(7)
+        ]
+        rows.extend(_rows(days, 4))
+    current_quiet = (subscriber.quiet_start, subscriber.quiet_end)
+    quiet = [
+        _button(_checked(current_quiet == (None, None), _("No quiet hours")), pref("quiet", "off"))
+    ]
+    for start, end in subscriptions.QUIET_HOUR_CHOICES:
+        label = _checked(current_quiet == (start, end), f"🌙 {_hour(start)}–{_hour(end)}")
+        quiet.append(_button(label, pref("quiet", f"{start}-{end}")))
+    rows.extend(_rows(quiet, 2))
+    rows.append([_back_to_menu()])
+    return InlineKeyboardMarkup(rows)
+
+
 def language_choice() -> View:
     return View(_("Choose your language:"), InlineKeyboardMarkup([language_buttons()]))
 
@@ -221,6 +298,7 @@ def help_text() -> View:
             _("/start — welcome and main menu"),
             _("/mysubs — what I follow"),
             _("/language — change language"),
+            _("/preferences — instant updates or a digest, quiet hours"),
             _("/stop — stop following everything"),
             _("/help — this help"),
             "",
@@ -239,6 +317,7 @@ def command_menu() -> list[tuple[str, str]]:
         ("start", _("Welcome and main menu")),
         ("mysubs", _("What I follow")),
         ("language", _("Change language")),
+        ("preferences", _("Instant updates or a digest, quiet hours")),
         ("help", _("Help")),
         ("stop", _("Stop following everything")),
     ]

@@ -37,6 +37,7 @@ async def test_start_greets_in_italian_and_offers_language_and_subscription(sand
         "Segui una strategia",
         "Segui una zona o un comune",
         "Cosa seguo",
+        "⚙️ Come ricevo gli aggiornamenti",
         "🇮🇹 Italiano",
         "🇬🇧 English",
     ]
@@ -202,7 +203,14 @@ async def test_command_menus_are_published_per_language(running_bot):
     italian = await bot.get_my_commands(language_code="it")
     english = await bot.get_my_commands(language_code="en")
     default = await bot.get_my_commands()
-    assert [c.command for c in italian] == ["start", "mysubs", "language", "help", "stop"]
+    assert [c.command for c in italian] == [
+        "start",
+        "mysubs",
+        "language",
+        "preferences",
+        "help",
+        "stop",
+    ]
     assert italian[1].description == "Cosa seguo"
     assert english[1].description == "What I follow"
     assert default[1].description == "Cosa seguo"  # DEFAULT_LANGUAGE is Italian
@@ -300,3 +308,49 @@ async def test_help_lists_the_commands(sandbox):
     text = anna.last_bot_message.text
     for command in ("/start", "/mysubs", "/language", "/stop", "/help"):
         assert command in text
+
+
+async def test_preferences_choose_a_daily_digest_and_quiet_hours(sandbox, db):
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await anna.send("/start")
+    await anna.press("⚙️ Come ricevo gli aggiornamenti")
+    assert "Ricevi: ogni aggiornamento appena pubblicato." in anna.last_bot_message.text
+    assert (
+        "Ore di silenzio" in anna.last_bot_message.text and "nessuna" in anna.last_bot_message.text
+    )
+    await anna.press("Riepilogo giornaliero")
+    assert "un riepilogo giornaliero alle 08:00" in anna.last_bot_message.text
+    await anna.press("18:00")
+    await anna.press("🌙 22:00–07:00")
+    assert anna.callback_answers[-1].text == "Salvato."
+    text = anna.last_bot_message.text
+    assert "un riepilogo giornaliero alle 18:00" in text and "22:00–07:00" in text
+    subscriber = await stored_subscriber(db, 1001)
+    assert (subscriber.delivery_mode, subscriber.digest_hour) == ("daily", 18)
+    assert (subscriber.quiet_start, subscriber.quiet_end) == (22, 7)
+
+
+async def test_weekly_digest_in_english_names_the_day(sandbox, db):
+    ben = sandbox.user(1002, first_name="Ben", language_code="en")
+    await ben.send("/preferences")
+    await ben.press("Weekly digest")
+    await ben.press("Friday")
+    assert "a weekly digest on Friday at 8:00\u202fAM" in ben.last_bot_message.text
+    subscriber = await stored_subscriber(db, 1002)
+    assert (subscriber.delivery_mode, subscriber.digest_weekday) == ("weekly", 4)
+
+
+@pytest.mark.parametrize(
+    "data", ["pref:hour:3", "pref:quiet:1-2", "pref:mode:hourly", "pref:day:9"]
+)
+async def test_forged_preferences_are_refused(sandbox, db, data):
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await anna.send("/preferences")
+    await anna.press_data(data, message_id=anna.last_bot_message.message_id)
+    assert anna.callback_answers[-1].text == "Questo pulsante non è più valido."
+    subscriber = await stored_subscriber(db, 1001)
+    assert (subscriber.delivery_mode, subscriber.digest_hour, subscriber.quiet_start) == (
+        "instant",
+        8,
+        None,
+    )

@@ -15,6 +15,8 @@ async def test_demo_plays_the_scripted_conversation(tmp_path):
     transcript = " ".join("\n".join(lines).split())  # the chat is wrapped for the terminal
     assert "Ti diamo il benvenuto, Anna!" in transcript
     assert "Ora segui: Rapallo" in transcript
+    assert "Rapallo: presentato il percorso ciclopedonale" in transcript
+    assert "Grazie per il tuo parere!" in transcript
     assert "Done: you now follow Adapt to climate change." in transcript
     assert "Done: you no longer follow anything (2 subscriptions removed)" in transcript
     assert "every request valid for Bot API" in transcript

@@ -1,5 +1,6 @@
 """Every user-facing string is translated in Italian and English, placeholders intact."""
 
+import ast
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,3 +95,38 @@ def test_dates_are_shown_in_rome_time_across_daylight_saving():
 def test_unknown_language_falls_back_to_italian():
     with use_locale("de"):
         assert _("Zones") == "Zone"
+
+
+TRANSLATION_CALLS = {"_", "gettext", "ngettext"}
+
+
+def _translation_calls_in_fstrings(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        for inner in ast.walk(node):
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Name)
+                and inner.func.id in TRANSLATION_CALLS
+            ):
+                lines.append(inner.lineno)
+    return lines
+
+
+def test_no_translation_call_hides_inside_an_f_string():
+    """pybabel cannot see `_()` inside f-string expressions: such text would never be translated."""
+    offenders = []
+    for package in ("bot", "feeds"):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            offenders += [
+                f"{path.relative_to(ROOT)}:{n}" for n in _translation_calls_in_fstrings(tree)
+            ]
+    assert offenders == []
+
+
+def test_the_f_string_check_finds_a_hidden_call():
+    sample = ast.parse("""x = f'<a href="{link}">{escape(_("Open"))}</a>'""")
+    assert _translation_calls_in_fstrings(sample) == [1]

@@ -104,7 +104,8 @@ def _render_news(payload: dict, language: str) -> str:
         parts.append(body)
     footer = []
     if link:
-        footer.append(f'<a href="{attribute(link)}">{escape(_("Open the news"))}</a>')
+        label = escape(_("Open the news"))
+        footer.append(f'<a href="{attribute(link)}">{label}</a>')
     if payload.get("source"):
         footer.append(f"<i>{escape(payload['source'])}</i>")
     if footer:

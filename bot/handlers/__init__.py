@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers import buttons, fallback, following, members, start
+from bot.handlers import buttons, fallback, following, members, preferences, start
 from bot.handlers.context import BotApplication
 
 
@@ -11,6 +11,7 @@ def register(application: BotApplication) -> None:
     for handler in [
         *start.handlers(),
         *following.handlers(),
+        *preferences.handlers(),
         *buttons.handlers(),
         *members.handlers(),
         # Last: anything the handlers above did not take.

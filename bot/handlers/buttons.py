@@ -17,9 +17,10 @@ from bot.callbacks import (
     Feedback,
     InvalidCallback,
     OpenScreen,
+    SetPreference,
     Toggle,
 )
-from bot.handlers import feedback, following, start
+from bot.handlers import feedback, following, preferences, start
 from bot.handlers.context import BotContext, conversation
 from bot.i18n import _
 
@@ -46,6 +47,8 @@ async def on_button(update: Update, context: BotContext) -> None:
             await following.confirm_stop(update, context, action)
         case Feedback():
             await feedback.on_feedback(update, context, action)
+        case SetPreference():
+            await preferences.set_preference(update, context, action)
 
 
 def handlers() -> list:

@@ -88,6 +88,8 @@ async def _render(convo: Conversation, screen: Screen, zone_id: str | None) -> V
         return await screens.zone(session, subscriber, zone_id) if zone_id else None
     if screen is Screen.MY_SUBSCRIPTIONS:
         return await screens.my_subscriptions(session, subscriber)
+    if screen is Screen.PREFERENCES:
+        return screens.preferences(subscriber)
     return screens.main_menu()
 
 

@@ -16,6 +16,7 @@ from bot.config import SUPPORTED_LANGUAGES
 from bot.db.models import (
     Comune,
     Delivery,
+    DeliveryMode,
     Strategy,
     Subscriber,
     Subscription,
@@ -245,3 +246,50 @@ async def move_chat(session: AsyncSession, subscriber_id: int, new_chat_id: int)
         .where(Delivery.subscriber_id == subscriber_id, Delivery.state.in_(["pending", "held"]))
         .values(chat_id=new_chat_id)
     )
+
+
+QUIET_HOUR_CHOICES = ((22, 7), (21, 8), (23, 6))
+DIGEST_HOUR_CHOICES = (7, 8, 12, 18, 20)
+
+
+class InvalidPreference(ValueError):
+    """A delivery preference outside the offered choices."""
+
+
+def set_preference(subscriber: Subscriber, name: str, value: str) -> None:
+    """Apply one delivery preference from its button value; raises InvalidPreference."""
+    try:
+        _PREFERENCE_SETTERS[name](subscriber, value)
+    except (KeyError, ValueError) as error:
+        raise InvalidPreference(f"{name}={value}") from error
+
+
+def _set_mode(subscriber: Subscriber, value: str) -> None:
+    subscriber.delivery_mode = DeliveryMode(value).value
+
+
+def _set_hour(subscriber: Subscriber, value: str) -> None:
+    hour = int(value)
+    if hour not in DIGEST_HOUR_CHOICES:
+        raise ValueError(value)
+    subscriber.digest_hour = hour
+
+
+def _set_day(subscriber: Subscriber, value: str) -> None:
+    day = int(value)
+    if not 0 <= day <= 6:
+        raise ValueError(value)
+    subscriber.digest_weekday = day
+
+
+def _set_quiet(subscriber: Subscriber, value: str) -> None:
+    if value == "off":
+        subscriber.quiet_start = subscriber.quiet_end = None
+        return
+    start, end = (int(part) for part in value.split("-"))
+    if (start, end) not in QUIET_HOUR_CHOICES:
+        raise ValueError(value)
+    subscriber.quiet_start, subscriber.quiet_end = start, end
+
+
+_PREFERENCE_SETTERS = {"mode": _set_mode, "hour": _set_hour, "day": _set_day, "quiet": _set_quiet}
