@@ -241,3 +241,53 @@ class Delivery(Base):
     reaction: Mapped[str | None] = mapped_column(String(16))
     reacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Feed(Base):
+    """A news source (RSS/Atom) the bot follows, with its polling state."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    # Empty until an operator names it or the first poll reads the feed's own title.
+    title: Mapped[str] = mapped_column(String(300), default="")
+    # The feed's language, informative: news reach every follower whatever their language.
+    language: Mapped[str | None] = mapped_column(String(8))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(500))
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tags every item of this feed carries, besides those found by the keyword rules.
+    default_strategies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    interval_s: Mapped[int] = mapped_column(Integer, default=600)
+    # Items notified at the first successful poll (the newest ones); the rest is only seen.
+    first_poll_backlog: Mapped[int] = mapped_column(Integer, default=0)
+    first_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SeenFeedItem(Base):
+    """An item of a feed already handled (notified, or recorded without notifying).
+
+    The identity comes from the item itself (feeds.identity), never from the feed's URL,
+    so a feed that moves or re-orders its items notifies nothing twice.
+    """
+
+    __tablename__ = "seen_feed_items"
+    __table_args__ = (UniqueConstraint("feed_id", "identity", name="uq_seen_feed_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    identity: Mapped[str] = mapped_column(String(255))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL"), index=True
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers import buttons, fallback, following, members, preferences, start
+from bot.handlers import buttons, fallback, following, members, preferences, staff, start
 from bot.handlers.context import BotApplication
 
 
@@ -12,6 +12,7 @@ def register(application: BotApplication) -> None:
         *start.handlers(),
         *following.handlers(),
         *preferences.handlers(),
+        *staff.handlers(),
         *buttons.handlers(),
         *members.handlers(),
         # Last: anything the handlers above did not take.

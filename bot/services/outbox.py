@@ -367,6 +367,11 @@ async def stats(session: AsyncSession, notification_id: int | None = None) -> di
     return counts
 
 
+async def recent_notifications(session: AsyncSession, limit: int = 5) -> list[Notification]:
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
 async def load_notifications(session: AsyncSession, ids: Iterable[int]) -> dict[int, Notification]:
     rows = await session.scalars(select(Notification).where(Notification.id.in_(set(ids))))
     return {notification.id: notification for notification in rows}
