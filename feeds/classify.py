@@ -1,7 +1,8 @@
 """Tagging feed items with the plan's strategies, zones and comuni, from data.
 
 Matching is whole-word, case- and accent-insensitive, with typographic apostrophes folded
-to '. Ambiguous place names need care: a name of three letters or fewer ("Ne") matches only
+to '. Ambiguous place names need care: a name of three letters or fewer ("Ne"), or one
+marked `match_case` (a comune named like a common word: "Mele", "Casella"), matches only
 with its own capitalisation, and a place marked `title_only` matches only in titles.
 
 A place named in the title tags its comune and its zone; a place named only in the body
@@ -33,6 +34,7 @@ class Place:
     name: str
     zone: str | None
     title_only: bool = False
+    match_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class ClassificationRules:
         self._rules = rules
         self._places_by_key: dict[tuple[bool, str], Place] = {}
         for place in places:
-            key = _place_key(place.name)
+            key = _place_key(place)
             self._places_by_key.setdefault(key, place)
         self._place_patterns = {
             keep_case: _phrase_pattern(
@@ -86,7 +88,8 @@ class ClassificationRules:
         cls, rules: list[dict[str, Any]], places: Mapping[str, str | Mapping[str, Any]]
     ) -> ClassificationRules:
         """`rules`: [{"keywords": [...], "strategies": [...], "zones": [...]}, ...];
-        `places`: place name → zone id, or → {"zone": id, "title_only": bool}."""
+        `places`: place name → zone id, or → {"zone": id, "title_only": bool,
+        "match_case": bool}."""
         return cls(
             [_compile_rule(rule, index) for index, rule in enumerate(rules)],
             [_place(name, value) for name, value in places.items()],
@@ -131,17 +134,22 @@ class ClassificationRules:
         return found
 
 
-def _place_key(name: str) -> tuple[bool, str]:
+def _place_key(place: Place) -> tuple[bool, str]:
     """(whether case matters, the folded name used for matching)."""
-    letters = sum(char.isalpha() for char in name)
-    keep_case = letters <= SHORT_NAME_LENGTH
-    return keep_case, fold(name.strip(), keep_case=keep_case)
+    letters = sum(char.isalpha() for char in place.name)
+    keep_case = place.match_case or letters <= SHORT_NAME_LENGTH
+    return keep_case, fold(place.name.strip(), keep_case=keep_case)
 
 
 def _place(name: str, value: str | Mapping[str, Any]) -> Place:
     if isinstance(value, str) or value is None:
         return Place(name=name, zone=value or None)
-    return Place(name=name, zone=value.get("zone"), title_only=bool(value.get("title_only")))
+    return Place(
+        name=name,
+        zone=value.get("zone"),
+        title_only=bool(value.get("title_only")),
+        match_case=bool(value.get("match_case")),
+    )
 
 
 def _compile_rule(rule: Mapping[str, Any], index: int) -> _Rule:

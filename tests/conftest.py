@@ -18,7 +18,15 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.db import migrate
 from bot.db.engine import Database, sync_url
-from bot.db.models import Delivery, Notification, NotificationTag, Subscriber, Subscription
+from bot.db.models import (
+    Delivery,
+    Feed,
+    Notification,
+    NotificationTag,
+    SeenFeedItem,
+    Subscriber,
+    Subscription,
+)
 from bot.services import plan
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `python -m bot` does
@@ -28,7 +36,15 @@ BACKENDS = [b.strip() for b in os.environ.get("PSM_TEST_BACKENDS", "sqlite,postg
 TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
-USER_TABLES = [Delivery, NotificationTag, Notification, Subscription, Subscriber]
+USER_TABLES = [
+    Delivery,
+    NotificationTag,
+    SeenFeedItem,
+    Feed,
+    Notification,
+    Subscription,
+    Subscriber,
+]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -388,3 +388,28 @@ async def test_paced_sending_stays_under_telegram_flood_limits(db, sandbox, make
     assert sandbox.count("sendMessage", ok=False) == 0  # not a single 429
     assert sandbox.count("sendMessage", ok=True) == 120
     assert elapsed >= (120 - 30) / 30  # at most 30 in any second
+
+
+async def test_a_long_staff_text_is_split_not_cut_with_buttons_under_the_last_part(
+    db, sandbox, make_sender
+):
+    await subscriber(db, sandbox, 1, GENOVA)
+    paragraphs = [f"<b>Punto {n}.</b> " + "Il Piano cresce con i comuni. " * 40 for n in range(8)]
+    long_text = NewNotification(
+        kind=NotificationKind.BROADCAST,
+        source_key="long-staff",
+        template="text",
+        payload={"html": "\n\n".join(paragraphs)},
+        tags=[GENOVA],
+    )
+    await enqueue(db, long_text)
+    await send_all(make_sender())
+    messages = sandbox.user(1).bot_messages
+    assert len(messages) >= 3
+    assert all(len(m.text) <= 4096 for m in messages)
+    joined = " ".join(" ".join(m.text for m in messages).split())
+    for n in range(8):
+        assert f"Punto {n}." in joined
+    assert [bool(m.buttons) for m in messages] == [False] * (len(messages) - 1) + [True]
+    (delivery,) = await deliveries(db)
+    assert delivery.message_id == messages[-1].message_id

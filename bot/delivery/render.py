@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from bot import callbacks
 from bot.db.models import Notification
 from bot.i18n import _, ngettext
-from feeds.telegram_html import MESSAGE_LIMIT, escape, safe_link, sanitize_html, truncate_html
+from feeds.telegram_html import (
+    MESSAGE_LIMIT,
+    escape,
+    safe_link,
+    sanitize_html,
+    split_html,
+    truncate_html,
+)
 
 # Room kept for the header and the link line around a feed item's own text.
 _NEWS_BODY_LIMIT = 3000
@@ -20,7 +27,9 @@ _GROUP_ITEM_LIMIT = 60
 
 @dataclass(frozen=True)
 class Rendered:
-    text: str
+    """One or more message texts (a long staff text is split); buttons go under the last."""
+
+    parts: tuple[str, ...]
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
@@ -38,14 +47,17 @@ def title_of(notification: Notification, language: str) -> str:
     return localized(payload.get("title"), language) or _("Update from the plan")
 
 
-def render_text(notification: Notification, language: str) -> str:
+def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
+    """News is shortened with a "read more" link; other texts are split, never cut."""
     body = _TEMPLATES.get(notification.template, _render_text)(notification.payload, language)
-    return truncate_html(body, MESSAGE_LIMIT)
+    if notification.template == "news":
+        return (truncate_html(body, MESSAGE_LIMIT),)
+    return tuple(split_html(body, MESSAGE_LIMIT)) or (escape(title_of(notification, language)),)
 
 
 def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
     buttons = feedback_buttons(delivery_id) if notification.with_feedback else []
-    return Rendered(render_text(notification, language), buttons)
+    return Rendered(render_parts(notification, language), buttons)
 
 
 def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:
@@ -75,7 +87,7 @@ def render_group(notifications: list[Notification], language: str, *, digest: bo
         title = escape(_shorten(title_of(notification, language)))
         link = safe_link(notification.payload.get("link"))
         lines.append(f'• <a href="{attribute(link)}">{title}</a>' if link else f"• {title}")
-    return Rendered(truncate_html("\n".join(lines), MESSAGE_LIMIT))
+    return Rendered((truncate_html("\n".join(lines), MESSAGE_LIMIT),))
 
 
 def attribute(value: str) -> str:

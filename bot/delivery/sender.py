@@ -93,7 +93,7 @@ class Sender:
         self.worker_id = worker_id or new_worker_id()
         self.limiter = self.config.limiter()
         self._wake = asyncio.Event()
-        self._texts: dict[tuple[int, str], str] = {}
+        self._texts: dict[tuple[int, str], tuple[str, ...]] = {}
 
     def wake(self) -> None:
         """New notifications are waiting: don't sleep until the next poll."""
@@ -186,18 +186,25 @@ class Sender:
         self, job: Job, notifications: dict[int, Notification]
     ) -> tuple[list[Outcome], _Effect | None]:
         rendered = self._render(job, notifications)
-        await self.limiter.wait_turn(job.chat_id)
-        try:
-            message = await self.bot.send_message(
-                chat_id=job.chat_id,
-                text=rendered.text,
-                parse_mode="HTML",
-                reply_markup=_keyboard(rendered.buttons),
-                link_preview_options=LinkPreviewOptions(is_disabled=job.grouped),
-                allow_paid_broadcast=True if self.config.paid_broadcast else None,
-            )
-        except TelegramError as error:
-            return self._failure(job, error)
+        last = len(rendered.parts) - 1
+        for index, text in enumerate(rendered.parts):
+            await self.limiter.wait_turn(job.chat_id)
+            try:
+                message = await self.bot.send_message(
+                    chat_id=job.chat_id,
+                    text=text,
+                    parse_mode="HTML",
+                    reply_markup=_keyboard(rendered.buttons) if index == last else None,
+                    link_preview_options=LinkPreviewOptions(
+                        is_disabled=job.grouped or index < last
+                    ),
+                    allow_paid_broadcast=True if self.config.paid_broadcast else None,
+                )
+            except TelegramError as error:
+                if index == 0:
+                    return self._failure(job, error)
+                # Earlier parts were shown: sending again would repeat them.
+                return self._partial(job, index, len(rendered.parts), error), None
         sent = [
             Outcome(
                 d.delivery_id, DeliveryState.SENT, d.attempts + 1, message_id=message.message_id
@@ -215,13 +222,25 @@ class Sender:
             notification = notifications[delivery.notification_id]
             # A broadcast renders the same text for everyone of a language: do it once.
             key = (notification.id, job.language)
-            text = self._texts.get(key)
-            if text is None:
-                text = self._texts[key] = render.render_text(notification, job.language)
+            parts = self._texts.get(key)
+            if parts is None:
+                parts = self._texts[key] = render.render_parts(notification, job.language)
             buttons = (
                 render.feedback_buttons(delivery.delivery_id) if notification.with_feedback else []
             )
-            return render.Rendered(text, buttons)
+            return render.Rendered(parts, buttons)
+
+    def _partial(
+        self, job: Job, sent_parts: int, total: int, error: TelegramError
+    ) -> list[Outcome]:
+        log.error(
+            "delivery to %s stopped after part %d of %d: %s", job.chat_id, sent_parts, total, error
+        )
+        reason = f"only {sent_parts} of {total} parts shown: {error}"[:300]
+        return [
+            Outcome(d.delivery_id, DeliveryState.FAILED, d.attempts + 1, error=reason)
+            for d in job.deliveries
+        ]
 
     def _failure(self, job: Job, error: TelegramError) -> tuple[list[Outcome], _Effect | None]:
         config = self.config

@@ -19,6 +19,7 @@ PLACES = {
     "Genova": "genova",
     "Recco": {"zone": "golfo_paradiso", "title_only": True},
     "Campo Ligure": "ponente",
+    "Mele": {"zone": "ponente", "match_case": True},
 }
 
 
@@ -61,6 +62,12 @@ def test_short_place_names_need_their_capitalisation(rules):
     assert rules.classify("Consiglio comunale a Ne", "").comuni == {"Ne"}
     assert rules.classify("Consiglio comunale a Ne", "").zones == {"valli_del_levante"}
     assert rules.classify("Nessuna novità, nemmeno a Genova", "").comuni == {"Genova"}
+
+
+def test_places_marked_match_case_need_their_capitalisation(rules):
+    assert rules.classify("La sagra delle mele", "").comuni == frozenset()
+    assert rules.classify("Nuova scuola a Mele", "").zones == {"ponente"}
+    assert rules.classify("Nuova scuola a MELE", "").comuni == frozenset()
 
 
 def test_title_only_places_are_ignored_in_the_body(rules):
