@@ -413,3 +413,16 @@ async def test_a_long_staff_text_is_split_not_cut_with_buttons_under_the_last_pa
     assert [bool(m.buttons) for m in messages] == [False] * (len(messages) - 1) + [True]
     (delivery,) = await deliveries(db)
     assert delivery.message_id == messages[-1].message_id
+
+
+async def test_a_429_storm_delays_but_loses_and_repeats_nothing(db, sandbox, make_sender):
+    for user_id in range(1, 11):
+        await subscriber(db, sandbox, user_id, GENOVA)
+    sandbox.fail_next("sendMessage", error_code=429, retry_after=1, count=3)
+    await enqueue(db, news("storm", GENOVA))
+    started = asyncio.get_running_loop().time()
+    await send_all(make_sender(), wait_s=10)
+    assert asyncio.get_running_loop().time() - started >= 1.0
+    assert {d.state for d in await deliveries(db)} == {DeliveryState.SENT}
+    assert [len(sandbox.user(u).bot_messages) for u in range(1, 11)] == [1] * 10
+    assert sandbox.count("sendMessage", ok=False) == 3
