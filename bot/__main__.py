@@ -22,7 +22,23 @@ def _parser() -> argparse.ArgumentParser:
         description="psm-bot: Telegram bot of the Piano Strategico Metropolitano di Genova",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot by long polling (needs TELEGRAM_BOT_TOKEN)")
+    run = commands.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN)")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook at WEBHOOK_URL (secret WEBHOOK_SECRET) on PORT",
+    )
+    mode.add_argument(
+        "--worker",
+        action="store_true",
+        help="no updates: only send notifications and run scheduled jobs",
+    )
+    run.add_argument(
+        "--web-only",
+        action="store_true",
+        help="with --webhook: handle updates only; a separate worker sends",
+    )
     demo = commands.add_parser("demo", help="offline demo against the bundled Bot API stand-in")
     demo.add_argument("--keep-db", metavar="PATH", help="keep the demo database at PATH")
     db = commands.add_parser("db", help="database maintenance")
@@ -68,7 +84,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command or ("run" if settings.telegram_bot_token else "demo")
     if command == "run":
         settings.require_token()
-        return asyncio.run(_run(settings))
+        run_args = (
+            args
+            if args.command
+            else argparse.Namespace(webhook=False, worker=False, web_only=False)
+        )
+        return asyncio.run(_run(settings, run_args))
     if command == "demo":
         from bot.demo import run_demo
 
@@ -93,13 +114,26 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(command)
 
 
-async def _run(settings: Settings) -> int:
-    from bot.app import build_application
-    from bot.runtime import run_until_signalled
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_application, build_sender
+    from bot.metrics import Metrics
+    from bot.runtime import Deployment, run_until_signalled
 
+    receive = "webhook" if args.webhook else "none" if args.worker else "polling"
+    deployment = Deployment(receive=receive, sends=not args.web_only)
+    if receive == "webhook":
+        settings.require_webhook()
     db = await _prepared(settings)
+    metrics = Metrics()
     try:
-        await run_until_signalled(build_application(settings, db))
+        await run_until_signalled(
+            settings,
+            db,
+            build_application(settings, db, metrics=metrics),
+            deployment,
+            sender=build_sender(settings, db, metrics=metrics),
+            metrics=metrics,
+        )
     finally:
         await db.dispose()
     return 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, BotCommand, BotCommandScopeDefault
-from telegram.ext import AIORateLimiter, Application
+from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import AIORateLimiter, Application, TypeHandler
 
 from bot import handlers, screens
 from bot.config import SUPPORTED_LANGUAGES, Settings
@@ -14,6 +14,8 @@ from bot.delivery.sender import Sender, SenderConfig
 from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
+from bot.metrics import Metrics
+from bot.web import count_updates
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ def build_application(
     *,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    metrics: Metrics | None = None,
 ) -> BotApplication:
     api_base = base_url or settings.telegram_api_base_url
     builder = (
@@ -38,6 +41,9 @@ def build_application(
     application = builder.build()
     application.bot_data.settings = settings
     application.bot_data.db = db
+    if metrics is not None:
+        # Group -1 runs before the handlers and lets them run: it only counts.
+        application.add_handler(TypeHandler(Update, count_updates(metrics)), group=-1)
     handlers.register(application)
     return application
 
@@ -49,6 +55,7 @@ def build_sender(
     base_url: str | None = None,
     base_file_url: str | None = None,
     config: SenderConfig | None = None,
+    metrics: Metrics | None = None,
 ) -> Sender:
     """The delivery sender has its own Bot: no PTB rate limiter, its own connection pool."""
     config = config or SenderConfig(
@@ -61,7 +68,7 @@ def build_sender(
         base_file_url=base_file_url or _file_url_for(api_base),
         request=AiohttpRequest(connection_limit=config.concurrency),
     )
-    return Sender(db, bot, config)
+    return Sender(db, bot, config, metrics=metrics)
 
 
 def _file_url_for(api_base: str) -> str:

@@ -36,10 +36,22 @@ class Settings:
     log_level: str = "INFO"
     delivery_rate: float = 30.0
     paid_broadcast: bool = False
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    port: int | None = None
+    listen: str = "0.0.0.0"
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def require_webhook(self) -> tuple[str, str]:
+        if not self.webhook_url or not self.webhook_secret:
+            raise ConfigError(
+                "webhook mode needs WEBHOOK_URL (the public https address of this service) and "
+                "WEBHOOK_SECRET (1-256 characters: letters, digits, _ and -)"
+            )
+        return self.webhook_url, self.webhook_secret
 
     def require_token(self) -> str:
         if not self.telegram_bot_token:
@@ -67,6 +79,10 @@ class Settings:
             log_level=_parse_log_level(values.get("LOG_LEVEL")),
             delivery_rate=_parse_rate(values.get("DELIVERY_RATE")),
             paid_broadcast=_parse_bool("PAID_BROADCAST", values.get("PAID_BROADCAST")),
+            webhook_url=_parse_webhook_url(values.get("WEBHOOK_URL")),
+            webhook_secret=_parse_secret(values.get("WEBHOOK_SECRET")),
+            port=_parse_port(values.get("PORT")),
+            listen=(values.get("LISTEN") or "0.0.0.0").strip(),
         )
 
 
@@ -177,3 +193,28 @@ def _parse_bool(name: str, value: str | None) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+def _parse_webhook_url(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    url = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError("WEBHOOK_URL must be the public http(s) address of this service")
+    return url
+
+
+def _parse_secret(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.strip()):
+        raise ConfigError("WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -")
+    return value.strip()
+
+
+def _parse_port(value: str | None) -> int | None:
+    if _blank(value):
+        return None
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"PORT must be a TCP port number; got {value!r}")
+    return int(value)

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
@@ -16,7 +17,9 @@ from bot.db import migrate
 from bot.db.engine import Database
 from bot.delivery.sender import Sender
 from bot.handlers.context import BotApplication
+from bot.metrics import Metrics
 from bot.services import plan
+from bot.web import WEBHOOK_PATH, HealthCheck, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -37,48 +40,116 @@ async def prepare_database(
 async def polling(
     application: BotApplication, *, sender: Sender | None = None, poll_timeout: int = 30
 ) -> AsyncIterator[None]:
-    """Run the application by long polling (and the sender, if given) for the block.
+    """Run the application by long polling (and the sender, if given) for the block."""
+    async with (
+        _running(application, receive="polling", poll_timeout=poll_timeout),
+        sending(sender),
+    ):
+        yield
+
+
+@asynccontextmanager
+async def _running(
+    application: BotApplication,
+    *,
+    receive: str,
+    poll_timeout: int = 30,
+    webhook_url: str | None = None,
+    secret: str | None = None,
+) -> AsyncIterator[None]:
+    """Start the application; updates come by polling, by webhook, or not at all (worker).
 
     PTB calls post_init only inside run_polling(); here the block owns the loop, so we do.
     """
     async with application:
         if application.post_init:
             await application.post_init(application)
-        await application.updater.start_polling(
-            poll_interval=0,
-            timeout=poll_timeout,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        if receive == "polling":
+            await application.updater.start_polling(
+                poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            )
+        elif receive == "webhook":
+            await application.bot.set_webhook(
+                url=webhook_url + WEBHOOK_PATH,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
         await application.start()
-        async with _sending(sender):
-            try:
-                yield
-            finally:
+        try:
+            yield
+        finally:
+            if application.updater.running:
                 await application.updater.stop()
-                await application.stop()
+            await application.stop()
 
 
 @asynccontextmanager
-async def _sending(sender: Sender | None) -> AsyncIterator[None]:
+async def sending(sender: Sender | None) -> AsyncIterator[asyncio.Task | None]:
+    """Run the sender in the background for the block; on exit it finishes its window."""
     if sender is None:
-        yield
+        yield None
         return
     stop = asyncio.Event()
     async with sender.bot:
         task = asyncio.create_task(sender.run_forever(stop), name="delivery-sender")
         try:
-            yield
+            yield task
         finally:
             stop.set()
             await task
 
 
-async def run_until_signalled(application: BotApplication, sender: Sender | None = None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with polling(application, sender=sender):
-        log.info("psm-bot is running by long polling; Ctrl+C stops it")
-        await stop.wait()
+@dataclass
+class Deployment:
+    """What one process runs: how updates arrive, and whether it sends and schedules."""
+
+    receive: str  # "polling", "webhook" or "none" (a worker)
+    sends: bool = True
+
+
+async def run_until_signalled(
+    settings: Settings,
+    db: Database,
+    application: BotApplication,
+    deployment: Deployment,
+    *,
+    sender: Sender | None = None,
+    metrics: Metrics | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or until `stop` is set); in-flight work finishes first."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    webhook_url, secret = (
+        settings.require_webhook() if deployment.receive == "webhook" else (None, None)
+    )
+    metrics = metrics or Metrics()
+    async with (
+        _running(application, receive=deployment.receive, webhook_url=webhook_url, secret=secret),
+        sending(sender if deployment.sends else None) as sender_task,
+    ):
+        health = HealthCheck(
+            db,
+            scheduler_running=lambda: application.job_queue.scheduler.running,
+            sender_alive=(lambda: not sender_task.done()) if sender_task else None,
+            metrics=metrics,
+        )
+        server = WebServer(
+            health=health,
+            metrics=metrics,
+            application=application if deployment.receive == "webhook" else None,
+            secret_token=secret,
+        )
+        port = settings.port or (8080 if deployment.receive == "webhook" else None)
+        if port:
+            await server.start(settings.listen, port)
+            log.info("listening on %s:%s (/healthz, /metrics)", settings.listen, server.port)
+        log.info("psm-bot is running (%s); Ctrl+C or SIGTERM stops it", deployment)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
     log.info("psm-bot stopped")

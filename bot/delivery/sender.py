@@ -22,6 +22,7 @@ from bot.delivery.outcomes import Verdict
 from bot.delivery.planning import Job, plan_jobs
 from bot.delivery.ratelimit import RateLimiter
 from bot.i18n import use_locale
+from bot.metrics import Metrics
 from bot.services import outbox, subscriptions
 from bot.services.outbox import Outcome
 
@@ -85,6 +86,7 @@ class Sender:
         *,
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.bot = bot
@@ -92,6 +94,7 @@ class Sender:
         self.clock = clock
         self.worker_id = worker_id or new_worker_id()
         self.limiter = self.config.limiter()
+        self.metrics = metrics
         self._wake = asyncio.Event()
         self._texts: dict[tuple[int, str], tuple[str, ...]] = {}
 
@@ -211,7 +214,17 @@ class Sender:
             )
             for d in job.deliveries
         ]
+        self._observe_sent(job, notifications)
         return sent, None
+
+    def _observe_sent(self, job: Job, notifications: dict[int, Notification]) -> None:
+        if self.metrics is None:
+            return
+        now = self.clock()
+        self.metrics.deliveries.labels("sent").inc(len(job.deliveries))
+        for delivery in job.deliveries:
+            due = notifications[delivery.notification_id].not_before
+            self.metrics.latency.observe(max(0.0, (now - due).total_seconds()))
 
     def _render(self, job: Job, notifications: dict[int, Notification]) -> render.Rendered:
         with use_locale(job.language):
@@ -251,6 +264,10 @@ class Sender:
             base_s=config.retry_base_s,
             cap_s=config.retry_cap_s,
         )
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(decision.verdict.value).inc(len(job.deliveries))
+            if decision.verdict is Verdict.RETRY_AFTER:
+                self.metrics.rate_limited.inc()
         effect = None
         retry_at = self.clock() + timedelta(seconds=decision.wait_s)
         if decision.verdict is Verdict.RETRY_AFTER:

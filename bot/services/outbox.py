@@ -367,6 +367,13 @@ async def stats(session: AsyncSession, notification_id: int | None = None) -> di
     return counts
 
 
+async def backlog_size(session: AsyncSession) -> int:
+    """Deliveries not yet sent: pending, held for a digest, or claimed."""
+    waiting = [DeliveryState.PENDING.value, DeliveryState.HELD.value, DeliveryState.CLAIMED.value]
+    query = select(func.count()).select_from(Delivery).where(Delivery.state.in_(waiting))
+    return await session.scalar(query) or 0
+
+
 async def recent_notifications(session: AsyncSession, limit: int = 5) -> list[Notification]:
     query = select(Notification).order_by(Notification.id.desc()).limit(limit)
     return list(await session.scalars(query))

@@ -1,0 +1,125 @@
+"""Production run: webhook with its secret token, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+
+import aiohttp
+import pytest
+
+from bot.app import build_application, build_sender
+from bot.db.engine import Database
+from bot.metrics import Metrics
+from bot.runtime import Deployment, run_until_signalled
+from bot.web import SECRET_HEADER, WEBHOOK_PATH, HealthCheck, WebServer
+
+SECRET = "s3cret-token_for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def webhook_bot(settings, db, sandbox):
+    port = free_port()
+    settings = dataclasses.replace(
+        settings,
+        webhook_url=f"http://127.0.0.1:{port}",
+        webhook_secret=SECRET,
+        port=port,
+        listen="127.0.0.1",
+    )
+    metrics = Metrics()
+    urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_until_signalled(
+            settings,
+            db,
+            build_application(settings, db, metrics=metrics, **urls),
+            Deployment(receive="webhook"),
+            sender=build_sender(settings, db, **urls),
+            metrics=metrics,
+            stop=stop,
+        )
+    )
+    await sandbox.wait_until(lambda: bool(sandbox.webhook_info().get("url")), timeout=10)
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(100):  # the server starts right after the webhook is set
+            try:
+                await client.get("/healthz")
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        yield client
+    stop.set()
+    await asyncio.wait_for(task, 15)
+
+
+async def test_updates_arrive_by_webhook_with_the_secret(sandbox, webhook_bot):
+    info = sandbox.webhook_info()
+    assert info["url"].endswith(WEBHOOK_PATH)
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await anna.send("/start")
+    assert "Ti diamo il benvenuto, Anna!" in anna.last_bot_message.text
+
+
+@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}])
+async def test_webhook_rejects_requests_without_the_secret(webhook_bot, headers):
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 5, "type": "private"},
+            "text": "/start",
+        },
+    }
+    response = await webhook_bot.post(WEBHOOK_PATH, json=update, headers=headers)
+    assert response.status == 403
+
+
+async def test_webhook_rejects_garbage_even_with_the_secret(webhook_bot):
+    response = await webhook_bot.post(
+        WEBHOOK_PATH, data=b"{not json", headers={SECRET_HEADER: SECRET}
+    )
+    assert response.status == 400
+
+
+async def test_health_reports_database_scheduler_sender_and_backlog(webhook_bot):
+    response = await webhook_bot.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body == {
+        "status": "ok",
+        "database": "ok",
+        "backlog": 0,
+        "scheduler": "running",
+        "sender": "running",
+    }
+
+
+async def test_metrics_count_updates(sandbox, webhook_bot):
+    await sandbox.user(1001, language_code="it").send("/help")
+    text = await (await webhook_bot.get("/metrics")).text()
+    assert 'psm_updates_total{kind="message"} 1.0' in text
+    assert "psm_delivery_backlog 0.0" in text
+
+
+async def test_health_fails_when_the_database_is_unreachable():
+    broken = Database("postgresql://nobody@127.0.0.1:1/nowhere")
+    server = WebServer(health=HealthCheck(broken), metrics=Metrics())
+    await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as client:
+            response = await client.get(f"http://127.0.0.1:{server.port}/healthz")
+            assert response.status == 503
+            assert (await response.json())["database"].startswith("unreachable")
+    finally:
+        await server.stop()
+        await broken.dispose()
