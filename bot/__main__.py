@@ -147,7 +147,10 @@ async def _deliver(settings: Settings, wait_s: float) -> int:
     try:
         async with sender.bot:
             await sender.recover()
-            await sender.run_until_idle(wait_s=wait_s)
+            try:
+                await sender.run_until_idle(wait_s=wait_s)
+            finally:
+                await sender.close()
     finally:
         await db.dispose()
     return 0

@@ -21,11 +21,17 @@ from bot.db.engine import Database, sync_url
 from bot.db.models import (
     Delivery,
     Feed,
+    FeedbackPrompt,
     Notification,
     NotificationTag,
+    Participant,
+    RecordCounter,
+    RecordEntry,
+    RecordEntryTag,
     SeenFeedItem,
     Subscriber,
     Subscription,
+    Worker,
 )
 from bot.services import plan
 
@@ -37,6 +43,12 @@ TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
 USER_TABLES = [
+    Worker,
+    RecordEntryTag,
+    RecordEntry,
+    RecordCounter,
+    FeedbackPrompt,
+    Participant,
     Delivery,
     NotificationTag,
     SeenFeedItem,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -199,6 +200,16 @@ class NotificationTag(Base):
     notification: Mapped[Notification] = relationship(back_populates="tags", lazy="raise")
 
 
+class Worker(Base):
+    """A running sender process; rows it claimed are its own while its heartbeat is fresh."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     # Waiting for the subscriber's daily or weekly digest.
@@ -291,3 +302,161 @@ class SeenFeedItem(Base):
     notification_id: Mapped[int | None] = mapped_column(
         ForeignKey("notifications.id", ondelete="SET NULL"), index=True
     )
+
+
+class ConsentState(enum.StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+
+
+class StakeholderCategory(enum.StrEnum):
+    """Self-declared by the participant; only organisations can be verified by the staff."""
+
+    CITIZEN = "citizen"
+    COMUNE = "comune"
+    ASSOCIATION = "association"
+    BUSINESS = "business"
+    THIRD_SECTOR = "third_sector"
+    SCHOOL = "school_university"
+    OTHER = "other"
+
+
+class Participant(Base):
+    """A subscriber's standing in the participation record: consent, pseudonym, profile.
+
+    The pseudonym is random: the record never carries the Telegram id or name.
+    """
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), unique=True
+    )
+    pseudonym: Mapped[str] = mapped_column(String(16), unique=True)
+    consent: Mapped[str | None] = mapped_column(String(16))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    category: Mapped[str | None] = mapped_column(String(32))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    comune_istat: Mapped[str | None] = mapped_column(
+        ForeignKey("comuni.istat", ondelete="SET NULL")
+    )
+    organisation_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_by: Mapped[int | None] = mapped_column(BigInteger)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EntryKind(enum.StrEnum):
+    REACTION = "reaction"  # 👍/👎 under a notification
+    COMMENT = "comment"  # text about a notification (comment button or reply)
+    FEEDBACK = "feedback"  # /feedback on a chosen strategy, zone, action or the plan
+    FREE = "free"  # a reply to a bot message that is no (longer a) notification
+
+
+class RecordEntry(Base):
+    """One contribution to the plan's participation record, with a stable reference.
+
+    Profile fields are copied at the time of the contribution (the report describes who
+    spoke then); /forget clears them together with the participant link.
+    """
+
+    __tablename__ = "record_entries"
+    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_record_entry_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    text_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), index=True
+    )
+    participant_category: Mapped[str | None] = mapped_column(String(32))
+    participant_organisation: Mapped[str | None] = mapped_column(String(200))
+    organisation_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    participant_comune: Mapped[str | None] = mapped_column(String(6))
+    participant_zone: Mapped[str | None] = mapped_column(String(64))
+    subject_kind: Mapped[str | None] = mapped_column(String(16))
+    subject_id: Mapped[str | None] = mapped_column(String(255))
+    subject_label: Mapped[str | None] = mapped_column(String(300))
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL"), index=True
+    )
+    notification_kind: Mapped[str | None] = mapped_column(String(16))
+    # Internal: one reaction per delivery. Never exported; gone with the delivery.
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str | None] = mapped_column(String(300))
+    hidden_by: Mapped[int | None] = mapped_column(BigInteger)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staff_reply: Mapped[str | None] = mapped_column(Text)
+    staff_reply_by: Mapped[int | None] = mapped_column(BigInteger)
+    staff_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tags: Mapped[list[RecordEntryTag]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RecordEntryTag(Base):
+    """What an entry is about (strategies, zones, comuni, actions): filters for the export."""
+
+    __tablename__ = "record_entry_tags"
+    __table_args__ = (Index("ix_record_entry_tags_target", "target_kind", "target_id"),)
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("record_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    entry: Mapped[RecordEntry] = relationship(back_populates="tags", lazy="raise")
+
+
+class RecordCounter(Base):
+    """The last reference number given in a year (P-<year>-<number>)."""
+
+    __tablename__ = "record_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class PromptPurpose(enum.StrEnum):
+    COMMENT = "comment"
+    ORGANISATION = "organisation"
+    COMUNE = "comune"
+
+
+class FeedbackPrompt(Base):
+    """A question the bot asked and whose answer it waits for: a comment on a subject, or a
+    profile field. The answer is a reply to the prompt's message, or the next text soon after."""
+
+    __tablename__ = "feedback_prompts"
+    __table_args__ = (Index("ix_feedback_prompts_message", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    subject_kind: Mapped[str | None] = mapped_column(String(16))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -29,9 +29,9 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._per_window = math.floor(per_second) if per_second else None
+        self._per_second = per_second
         self._window = SAFETY_MARGIN
-        self._min_spacing = 0.5 / per_second if per_second else 0.0
+        self.share(1)
         self._chat_interval = (per_chat_interval_s or 0.0) * SAFETY_MARGIN
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
         self._clock = clock
@@ -41,6 +41,12 @@ class RateLimiter:
         self._last_by_chat: dict[int, float] = {}
         self._paused_until = -math.inf
         self._releases = 0
+
+    def share(self, workers: int) -> None:
+        """Several senders share the bot's overall limit: this one gets 1/workers of it."""
+        rate = self._per_second / max(1, workers) if self._per_second else None
+        self._per_window = max(1, math.floor(rate)) if rate else None
+        self._min_spacing = 0.5 / rate if rate else 0.0
 
     async def wait_turn(self, chat_id: int) -> None:
         while True:

@@ -1,5 +1,6 @@
 """The sender: claims due deliveries, renders them, paces them under Telegram's limits,
-sends them and records every outcome. Restart-safe: see outbox.recover_in_doubt()."""
+sends them and records every outcome. Several senders can share a PostgreSQL database:
+see services/workers.py for ownership, recovery and the shared rate."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bot.delivery.planning import Job, plan_jobs
 from bot.delivery.ratelimit import RateLimiter
 from bot.i18n import use_locale
 from bot.metrics import Metrics
-from bot.services import outbox, subscriptions
+from bot.services import outbox, subscriptions, workers
 from bot.services.outbox import Outcome
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,32 @@ class SenderConfig:
 
 
 def new_worker_id() -> str:
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _host() -> str:
+    return socket.gethostname()[:30]
+
+
+def dead_local_workers(worker_ids: list[str]) -> list[str]:
+    """Workers of this machine whose process is gone: no need to wait for their heartbeat."""
+    dead = []
+    for worker_id in worker_ids:
+        host, _, rest = worker_id.partition(":")
+        pid = rest.partition(":")[0]
+        if host == _host() and pid.isdigit() and not _process_exists(int(pid)):
+            dead.append(worker_id)
+    return dead
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -97,15 +123,17 @@ class Sender:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._texts: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._stop: asyncio.Event | None = None
 
     def wake(self) -> None:
         """New notifications are waiting: don't sleep until the next poll."""
         self._wake.set()
 
     async def recover(self) -> int:
-        """Hand back what a stopped sender had claimed; returns the deliveries left in doubt."""
+        """Hand back what stopped senders had claimed; returns the deliveries left in doubt."""
         async with self.db.transaction() as session:
-            returned, in_doubt = await outbox.recover_in_doubt(session)
+            await workers.forget(session, dead_local_workers(await workers.list_ids(session)))
+            returned, in_doubt = await workers.recover_abandoned(session, self.clock())
         if returned or in_doubt:
             log.warning(
                 "after a stop: %d deliveries back to pending, %d in doubt (not resent)",
@@ -114,10 +142,20 @@ class Sender:
             )
         return in_doubt
 
+    async def close(self) -> None:
+        """A clean stop: nothing is left claimed, and the others take over the whole rate."""
+        async with self.db.transaction() as session:
+            await workers.unregister(session, self.worker_id)
+
+    async def _heartbeat(self, session) -> None:
+        live = await workers.heartbeat(session, self.worker_id, self.clock())
+        self.limiter.share(live)
+
     async def run_once(self) -> int:
         """Target due notifications, then claim and send one batch. Returns deliveries handled."""
         now = self.clock()
         async with self.db.transaction() as session:
+            await self._heartbeat(session)
             await outbox.target_due(session, now)
             claim = await outbox.claim_due(
                 session, now, worker=self.worker_id, limit=self.config.batch_size
@@ -145,16 +183,23 @@ class Sender:
             await asyncio.sleep(max(delay, 0.01))
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Until `stop`: then the window in flight finishes and the rest is handed back."""
+        self._stop = stop
         await self.recover()
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("delivery round failed; trying again shortly")
-                handled = 0
-            if handled == 0:
-                self._wake.clear()
-                await _wait_any(stop, self._wake, self.config.idle_sleep_s)
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.run_once()
+                    if handled == 0:
+                        await self.recover()  # also notices workers that died meanwhile
+                except Exception:
+                    log.exception("delivery round failed; trying again shortly")
+                    handled = 0
+                if handled == 0:
+                    self._wake.clear()
+                    await _wait_any(stop, self._wake, self.config.idle_sleep_s)
+        finally:
+            await self.close()
 
     async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
         """Windows of `concurrency` jobs: one commit records the previous window's outcomes and
@@ -164,8 +209,14 @@ class Sender:
         window = max(1, self.config.concurrency)
         for start in range(0, len(jobs), window):
             batch = jobs[start : start + window]
+            stopping = self._stop is not None and self._stop.is_set()
             async with self.db.transaction() as session:
                 await self._write(session, outcomes_so_far, effects)
+                if stopping:
+                    left = [d.delivery_id for job in jobs[start:] for d in job.deliveries]
+                    await workers.release(session, self.worker_id, left)
+                    return
+                await self._heartbeat(session)
                 await outbox.mark_sending(
                     session, [d.delivery_id for job in batch for d in job.deliveries]
                 )

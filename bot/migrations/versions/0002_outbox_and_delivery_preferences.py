@@ -1,4 +1,4 @@
-"""outbox: notifications, tags, deliveries; delivery preferences
+"""outbox: notifications, tags, deliveries, sender workers; delivery preferences
 
 Revision ID: 0002
 Revises: 0001
@@ -80,6 +80,13 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "workers",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workers")),
+    )
+    op.create_table(
         "notification_tags",
         sa.Column("notification_id", sa.Integer(), nullable=False),
         sa.Column("target_kind", sa.String(length=16), nullable=False),
@@ -119,6 +126,7 @@ def downgrade() -> None:
         batch_op.drop_column("delivery_mode")
 
     op.drop_table("notification_tags")
+    op.drop_table("workers")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deliveries_subscriber_id"))
         batch_op.drop_index(batch_op.f("ix_deliveries_notification_id"))
