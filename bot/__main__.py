@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from bot import logs
 from bot.config import ConfigError, Settings
 from bot.services.plan import PlanDataError
 
@@ -67,11 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        for noisy in ("httpx", "alembic"):
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+        logs.configure(settings.log_level, settings.log_format)
         return _dispatch(args, settings)
     except (ConfigError, PlanDataError) as error:
         print(f"psm-bot: configuration error: {error}", file=sys.stderr)

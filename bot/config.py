@@ -34,6 +34,7 @@ class Settings:
     default_language: str = "it"
     timezone: str = "Europe/Rome"
     log_level: str = "INFO"
+    log_format: str = "text"
     delivery_rate: float = 30.0
     paid_broadcast: bool = False
     webhook_url: str | None = None
@@ -77,6 +78,7 @@ class Settings:
             default_language=_parse_language(values.get("DEFAULT_LANGUAGE")),
             timezone=_parse_timezone(values.get("TIMEZONE")),
             log_level=_parse_log_level(values.get("LOG_LEVEL")),
+            log_format=_parse_log_format(values.get("LOG_FORMAT")),
             delivery_rate=_parse_rate(values.get("DELIVERY_RATE")),
             paid_broadcast=_parse_bool("PAID_BROADCAST", values.get("PAID_BROADCAST")),
             webhook_url=_parse_webhook_url(values.get("WEBHOOK_URL")),
@@ -218,3 +220,12 @@ def _parse_port(value: str | None) -> int | None:
     if not value.strip().isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"PORT must be a TCP port number; got {value!r}")
     return int(value)
+
+
+def _parse_log_format(value: str | None) -> str:
+    if _blank(value):
+        return "text"
+    fmt = value.strip().lower()
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json; got {value!r}")
+    return fmt

@@ -112,3 +112,30 @@ def test_cli_db_upgrade_prepares_a_fresh_sqlite_file(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "database ready" in result.stdout
     assert database.exists()
+
+
+def test_json_logs_are_one_json_object_per_line(capsys):
+    import json
+    import logging
+
+    from bot import logs
+
+    logs.configure("INFO", "json")
+    try:
+        logging.getLogger("bot.test").warning("feed %s paused", "Città")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("bot.test").exception("delivery round failed")
+    finally:
+        logs.configure("WARNING", "text")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2  # the traceback stays inside its event's line
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+    assert first["level"] == "WARNING" and first["message"] == "feed Città paused"
+    assert second["message"] == "delivery round failed" and "ValueError: boom" in second["exception"]
+
+
+def test_log_format_is_validated():
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        settings_from({"LOG_FORMAT": "xml"})
