@@ -10,7 +10,7 @@ from telegram.ext import AIORateLimiter, Application, TypeHandler
 from bot import handlers, screens
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
-from bot.delivery.sender import Sender, SenderConfig
+from bot.delivery.sender import PAID_BROADCAST_PER_SECOND, Sender, SenderConfig
 from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
@@ -35,7 +35,8 @@ def build_application(
         .base_url(api_base)
         .base_file_url(base_file_url or _file_url_for(api_base))
         .context_types(CONTEXT_TYPES)
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # Replies share Telegram's overall budget with the sender (DELIVERY_RATE).
+        .rate_limiter(AIORateLimiter(overall_max_rate=_overall_rate(settings), max_retries=2))
         .post_init(_post_init)
     )
     application = builder.build()
@@ -46,6 +47,10 @@ def build_application(
         application.add_handler(TypeHandler(Update, count_updates(metrics)), group=-1)
     handlers.register(application)
     return application
+
+
+def _overall_rate(settings: Settings) -> float:
+    return PAID_BROADCAST_PER_SECOND if settings.paid_broadcast else settings.delivery_rate
 
 
 def build_sender(
