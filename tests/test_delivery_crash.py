@@ -4,9 +4,7 @@ pending, and the only deliveries not confirmed are the few in flight at the kill
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,32 +13,11 @@ from bot.db.models import Delivery, DeliveryState, NotificationKind, TargetKind
 from bot.services import outbox, subscriptions
 from bot.services.outbox import NewNotification
 from bot.services.subscriptions import Target
-from tests.conftest import TEST_TOKEN
+from tests.processes import start_deliver
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = 240
 RATE = 80  # messages per second: the kill lands mid-broadcast
-
-
-async def start_deliver(database_url: str, sandbox) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-        "TELEGRAM_API_BASE_URL": sandbox.base_url,
-        "DELIVERY_RATE": str(RATE),
-        "LOG_LEVEL": "WARNING",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "deliver",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox):
@@ -66,7 +43,7 @@ async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox
             ),
         )
 
-    first = await start_deliver(database_url, sandbox)
+    first = await start_deliver(database_url, sandbox, RATE)
     while sandbox.count("sendMessage") < RECIPIENTS // 3:
         await asyncio.sleep(0.01)
         assert first.returncode is None, (await first.stderr.read()).decode()
@@ -75,7 +52,7 @@ async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox
     sent_before_restart = sandbox.count("sendMessage")
     assert sent_before_restart < RECIPIENTS  # the kill really was mid-broadcast
 
-    second = await start_deliver(database_url, sandbox)
+    second = await start_deliver(database_url, sandbox, RATE)
     _, errors = await asyncio.wait_for(second.communicate(), timeout=60)
     assert second.returncode == 0, errors.decode()
 

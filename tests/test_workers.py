@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber,
 from bot.delivery.sender import dead_local_workers
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
-from tests.conftest import TEST_TOKEN
+from tests.processes import start_deliver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,27 +77,6 @@ RECIPIENTS = 10_000
 TOTAL_RATE = 1000
 
 
-async def start_deliver(database_url: str, sandbox) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-        "TELEGRAM_API_BASE_URL": sandbox.base_url,
-        "DELIVERY_RATE": str(TOTAL_RATE),
-        "LOG_LEVEL": "WARNING",
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "deliver",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_url, db, sandbox):
     if backend != "postgresql":
         pytest.skip("several senders need PostgreSQL (row locks with SKIP LOCKED)")
@@ -130,7 +108,7 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
                 with_feedback=False,
             ),
         )
-    processes = [await start_deliver(database_url, sandbox) for _ in range(2)]
+    processes = [await start_deliver(database_url, sandbox, TOTAL_RATE) for _ in range(2)]
     for process in processes:
         _, errors = await asyncio.wait_for(process.communicate(), timeout=120)
         assert process.returncode == 0, errors.decode()
