@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|demo|db upgrade|db seed|i18n compile]`.
+"""Command line: `python -m bot [run|demo|db upgrade|db seed|record …|i18n compile]`.
 
 Without a subcommand: the real bot when TELEGRAM_BOT_TOKEN is set, else the offline demo.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot import logs
+from bot import feeds_cli, logs
 from bot.config import ConfigError, Settings
 from bot.services.plan import PlanDataError
 
@@ -56,9 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats = commands.add_parser("stats", help="deliveries by state (all, or one notification)")
     stats.add_argument("--notification", type=int, metavar="ID")
+    feeds_cli.add_parser(commands)
     i18n = commands.add_parser("i18n", help="translations")
     i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
+    from bot import record_cli
+
+    record_cli.add_parser(commands)
     return parser
 
 
@@ -102,6 +106,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_deliver(settings, args.wait))
     if command == "stats":
         return asyncio.run(_stats(settings, args.notification))
+    if command == "record":
+        from bot import record_cli
+
+        return asyncio.run(record_cli.run(args, settings))
+    if command == "feeds":
+        return asyncio.run(feeds_cli.run(args, settings))
     if command == "i18n":
         from bot.i18n import compile_catalogs
 
@@ -113,6 +123,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_application, build_sender
+    from bot.jobs import schedule_feed_polling
     from bot.metrics import Metrics
     from bot.runtime import Deployment, run_until_signalled
 
@@ -122,14 +133,14 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require_webhook()
     db = await _prepared(settings)
     metrics = Metrics()
+    application = build_application(settings, db, metrics=metrics)
+    sender = build_sender(settings, db, metrics=metrics)
+    if deployment.sends:
+        # Polling feeds from several workers is safe (one notification per item), but wasteful.
+        schedule_feed_polling(application, sender=sender, metrics=metrics)
     try:
         await run_until_signalled(
-            settings,
-            db,
-            build_application(settings, db, metrics=metrics),
-            deployment,
-            sender=build_sender(settings, db, metrics=metrics),
-            metrics=metrics,
+            settings, db, application, deployment, sender=sender, metrics=metrics
         )
     finally:
         await db.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bot.db.models import TargetKind
+from bot.db.models import StakeholderCategory, TargetKind
 
 MAX_CALLBACK_BYTES = 64
 
@@ -80,7 +80,68 @@ class SetPreference:
 
 PREFERENCE_NAMES = ("mode", "hour", "day", "quiet")
 
-CallbackAction = Toggle | OpenScreen | ChooseLanguage | ConfirmStop | Feedback | SetPreference
+
+@dataclass(frozen=True)
+class Consent:
+    """Consent to the participation record, given or refused; then continue with a question."""
+
+    given: bool
+    prompt_id: int | None = None
+
+
+class FeedbackMenu(enum.StrEnum):
+    ROOT = "r"
+    STRATEGIES = "s"
+    ZONES = "z"
+
+
+@dataclass(frozen=True)
+class OpenFeedbackMenu:
+    menu: FeedbackMenu
+
+
+# Subjects of /feedback: kind + id, so the plan's actions plug in with the monitoring data.
+_SUBJECT_CODES = {"strategy": "s", "zone": "z", "comune": "c", "action": "a", "plan": "p"}
+_CODE_SUBJECTS = {code: kind for kind, code in _SUBJECT_CODES.items()}
+
+
+@dataclass(frozen=True)
+class ChooseSubject:
+    kind: str
+    subject_id: str
+
+
+class ProfileField(enum.StrEnum):
+    CATEGORY = "cat"
+    ORGANISATION = "org"
+    COMUNE = "com"
+    MENU = "menu"
+
+
+@dataclass(frozen=True)
+class EditProfile:
+    field: ProfileField
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmForget:
+    confirmed: bool
+
+
+CallbackAction = (
+    Toggle
+    | OpenScreen
+    | ChooseLanguage
+    | ConfirmStop
+    | Feedback
+    | SetPreference
+    | Consent
+    | OpenFeedbackMenu
+    | ChooseSubject
+    | EditProfile
+    | ConfirmForget
+)
 
 
 def toggle_data(follow: bool, kind: TargetKind, target_id: str, screen: Screen) -> str:
@@ -107,6 +168,28 @@ def feedback_data(delivery_id: int, reaction: Reaction) -> str:
 
 def preference_data(name: str, value: str) -> str:
     return _checked(f"pref:{name}:{value}")
+
+
+def consent_data(given: bool, prompt_id: int | None = None) -> str:
+    if not given:
+        return "cn:n"
+    return _checked(f"cn:y:{prompt_id}") if prompt_id else "cn:y"
+
+
+def feedback_menu_data(menu: FeedbackMenu) -> str:
+    return f"fbm:{menu.value}"
+
+
+def subject_data(kind: str, subject_id: str) -> str:
+    return _checked(f"fbs:{_SUBJECT_CODES[kind]}:{subject_id}")
+
+
+def profile_data(field: ProfileField, value: str | None = None) -> str:
+    return _checked(f"pf:{field.value}:{value}" if value else f"pf:{field.value}")
+
+
+def forget_data(confirmed: bool) -> str:
+    return "fg:yes" if confirmed else "fg:no"
 
 
 def _checked(data: str) -> str:
@@ -176,7 +259,53 @@ def _parse_preference(parts: list[str]) -> SetPreference:
     return SetPreference(name, value)
 
 
+def _parse_consent(parts: list[str]) -> Consent:
+    answer, *rest = parts
+    if answer == "n" and not rest:
+        return Consent(False)
+    if answer != "y" or len(rest) > 1:
+        raise ValueError(answer)
+    if rest and not rest[0].isdigit():
+        raise ValueError(rest[0])
+    return Consent(True, int(rest[0]) if rest else None)
+
+
+def _parse_feedback_menu(parts: list[str]) -> OpenFeedbackMenu:
+    (menu,) = parts
+    return OpenFeedbackMenu(FeedbackMenu(menu))
+
+
+def _parse_subject(parts: list[str]) -> ChooseSubject:
+    code, subject_id = parts
+    if not subject_id:
+        raise ValueError("empty subject")
+    return ChooseSubject(_CODE_SUBJECTS[code], subject_id)
+
+
+def _parse_profile(parts: list[str]) -> EditProfile:
+    field, *rest = parts
+    parsed = ProfileField(field)
+    if not rest:
+        return EditProfile(parsed)
+    (value,) = rest
+    if parsed is not ProfileField.CATEGORY:
+        raise ValueError(value)
+    return EditProfile(parsed, StakeholderCategory(value).value)
+
+
+def _parse_forget(parts: list[str]) -> ConfirmForget:
+    (answer,) = parts
+    if answer not in ("yes", "no"):
+        raise ValueError(answer)
+    return ConfirmForget(answer == "yes")
+
+
 _PARSERS = {
+    "cn": _parse_consent,
+    "fbm": _parse_feedback_menu,
+    "fbs": _parse_subject,
+    "pf": _parse_profile,
+    "fg": _parse_forget,
     "pref": _parse_preference,
     "fb": _parse_feedback,
     "f": _parse_toggle(True),

@@ -299,12 +299,16 @@ def help_text() -> View:
             _("/mysubs — what I follow"),
             _("/language — change language"),
             _("/preferences — instant updates or a digest, quiet hours"),
+            _("/feedback — your opinion on a strategy, a zone or the plan"),
+            _("/profile — who you are, for the participation record (optional)"),
+            _("/privacy — what is recorded; /mydata — your data; /forget — erase them"),
             _("/stop — stop following everything"),
             _("/help — this help"),
             "",
             _(
                 "Follow strategies, zones or single comuni: you will receive the plan's news "
-                "and updates about them."
+                "and updates about them. Reply to a notification to comment on it: your "
+                "comments go into the plan's participation record."
             ),
         ]
     )
@@ -318,6 +322,8 @@ def command_menu() -> list[tuple[str, str]]:
         ("mysubs", _("What I follow")),
         ("language", _("Change language")),
         ("preferences", _("Instant updates or a digest, quiet hours")),
+        ("feedback", _("Your opinion on the plan")),
+        ("privacy", _("Privacy and your data")),
         ("help", _("Help")),
         ("stop", _("Stop following everything")),
     ]

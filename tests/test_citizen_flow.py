@@ -208,6 +208,8 @@ async def test_command_menus_are_published_per_language(running_bot):
         "mysubs",
         "language",
         "preferences",
+        "feedback",
+        "privacy",
         "help",
         "stop",
     ]

@@ -331,7 +331,7 @@ async def test_feedback_buttons_record_only_the_owners_reaction(
     await send_all(make_sender())
     anna, ben = sandbox.user(1), sandbox.user(2)
     await anna.press("👍 Utile")
-    assert anna.callback_answers[-1].text == "Grazie per il tuo parere!"
+    assert anna.callback_answers[-1].text.startswith("Grazie per il tuo parere! Riferimento P-")
     (annas,) = await deliveries(db, chat_id=1)
     assert annas.reaction == "u" and annas.reacted_at is not None
     # Ben forges Anna's delivery id into his own button press: refused, nothing recorded.

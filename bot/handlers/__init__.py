@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.handlers import buttons, fallback, following, members, preferences, staff, start
+from bot.handlers import (
+    buttons,
+    fallback,
+    following,
+    members,
+    participation,
+    preferences,
+    privacy,
+    record_staff,
+    staff,
+    start,
+)
 from bot.handlers.context import BotApplication
 
 
@@ -13,8 +24,14 @@ def register(application: BotApplication) -> None:
         *following.handlers(),
         *preferences.handlers(),
         *staff.handlers(),
+        *record_staff.handlers(),
+        *participation.command_handlers(),
+        *privacy.handlers(),
         *buttons.handlers(),
         *members.handlers(),
+        # Replies, answers to questions, media and forwards: after every command handler,
+        # before the fallback, which would otherwise take every free text.
+        *participation.message_handlers(),
         # Last: anything the handlers above did not take.
         *fallback.handlers(),
     ]:

@@ -13,14 +13,19 @@ from telegram.ext import CallbackQueryHandler
 from bot import callbacks
 from bot.callbacks import (
     ChooseLanguage,
+    ChooseSubject,
+    ConfirmForget,
     ConfirmStop,
+    Consent,
+    EditProfile,
     Feedback,
     InvalidCallback,
+    OpenFeedbackMenu,
     OpenScreen,
     SetPreference,
     Toggle,
 )
-from bot.handlers import feedback, following, preferences, start
+from bot.handlers import feedback, following, participation, preferences, privacy, start
 from bot.handlers.context import BotContext, conversation
 from bot.i18n import _
 
@@ -49,6 +54,16 @@ async def on_button(update: Update, context: BotContext) -> None:
             await feedback.on_feedback(update, context, action)
         case SetPreference():
             await preferences.set_preference(update, context, action)
+        case Consent():
+            await feedback.on_consent(update, context, action)
+        case OpenFeedbackMenu():
+            await participation.open_feedback_menu(update, context, action)
+        case ChooseSubject():
+            await participation.choose_subject(update, context, action)
+        case EditProfile():
+            await privacy.edit_profile(update, context, action)
+        case ConfirmForget():
+            await privacy.confirm_forget(update, context, action)
 
 
 def handlers() -> list:

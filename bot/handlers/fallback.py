@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from bot import screens
+from bot import participation_screens
 from bot.handlers.context import BotContext, conversation, reply
 from bot.i18n import _
 from bot.screens import View
@@ -23,10 +23,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 async def anything_else(update: Update, context: BotContext) -> None:
     async with conversation(update, context):
-        view = View(
-            _("I can't read free messages yet. Use the buttons below or /help."),
-            screens.main_menu_keyboard(),
-        )
+        view = participation_screens.not_feedback()
     await reply(update, view)
 
 

@@ -1,34 +1,107 @@
-"""Quick feedback buttons under delivered notifications."""
+"""Feedback under notifications (👍 👎 💬), the consent question, and comment prompts."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import ForceReply, Update
 
-from bot.callbacks import Feedback, Reaction
-from bot.db.models import utcnow
-from bot.handlers.context import BotContext, conversation
-from bot.i18n import _
-from bot.services import outbox
-from bot.services.outbox import ReactionResult
+from bot import participation_screens as pscreens
+from bot.callbacks import Consent, Feedback, Reaction
+from bot.db.models import PromptPurpose, utcnow
+from bot.handlers.context import BotContext, conversation, reply, show_in_place
+from bot.i18n import _, current_language
+from bot.screens import View
+from bot.services import participation, subjects
+from bot.services.participation import CommentRequest, ReactionOutcome, ReactionStatus
 
 
 async def on_feedback(update: Update, context: BotContext, action: Feedback) -> None:
-    query = update.callback_query
+    if action.reaction is Reaction.COMMENT:
+        await _comment_on_delivery(update, context, action.delivery_id)
+        return
     async with conversation(update, context) as convo:
-        result, _delivery = await outbox.record_reaction(
-            convo.session,
-            action.delivery_id,
-            update.effective_user.id,
-            action.reaction.value,
-            utcnow(),
+        outcome = await participation.react(
+            convo.session, convo.subscriber, action.delivery_id, action.reaction.value, utcnow()
         )
-    if result is ReactionResult.UNKNOWN:
+    query = update.callback_query
+    if outcome.status is ReactionStatus.UNKNOWN:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    if action.reaction is Reaction.COMMENT:
-        await query.answer(
-            _("To comment, reply to this message with your text."),
-            show_alert=True,
-        )
+    await query.answer(_reaction_answer(outcome))
+    if outcome.ask_consent:
+        await reply(update, pscreens.consent_question())
+
+
+def _reaction_answer(outcome: ReactionOutcome) -> str:
+    if outcome.status is ReactionStatus.CHANGED:
+        text = _("Feedback changed. Reference {reference}")
+    elif outcome.status is ReactionStatus.UNCHANGED:
+        text = _("Already recorded. Reference {reference}")
+    else:
+        text = _("Thank you for your feedback! Reference {reference}")
+    return text.format(reference=outcome.reference)
+
+
+async def _comment_on_delivery(update: Update, context: BotContext, delivery_id: int) -> None:
+    async with conversation(update, context) as convo:
+        subject = await subjects.of_owned_delivery(convo.session, convo.subscriber.id, delivery_id)
+        if subject is not None:
+            request = await participation.ask_for_comment(
+                convo.session, convo.subscriber, subject, utcnow()
+            )
+            name = subject.name(current_language())
+    if subject is None:
+        await update.callback_query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await query.answer(_("Thank you for your feedback!"))
+    await update.callback_query.answer()
+    await ask_comment_or_consent(update, context, request, name)
+
+
+async def ask_comment_or_consent(
+    update: Update, context: BotContext, request: CommentRequest, subject_name: str
+) -> None:
+    if request.consent_needed:
+        view = pscreens.consent_question(
+            prompt_id=request.prompt_id, refused_before=request.refused_before
+        )
+        await reply(update, view)
+        return
+    await send_prompt(update, context, request.prompt_id, pscreens.comment_prompt(subject_name))
+
+
+async def send_prompt(update: Update, context: BotContext, prompt_id: int, text: str) -> None:
+    """Ask with a ForceReply, so the answer comes as a reply to this very message."""
+    message = await update.effective_chat.send_message(
+        text,
+        parse_mode="HTML",
+        reply_markup=ForceReply(input_field_placeholder=_("Your answer")),
+    )
+    async with context.bot_data.db.transaction() as session:
+        await participation.attach_prompt_message(session, prompt_id, message.message_id, utcnow())
+
+
+async def on_consent(update: Update, context: BotContext, action: Consent) -> None:
+    async with conversation(update, context) as convo:
+        outcome = await participation.answer_consent(
+            convo.session, convo.subscriber, action.given, action.prompt_id, utcnow()
+        )
+        question = _question_for(outcome.prompt, outcome.subject)
+    await update.callback_query.answer()
+    if outcome.given:
+        text = pscreens.consent_given()
+    elif outcome.withdrawn:
+        text = pscreens.consent_withdrawn()
+    else:
+        text = pscreens.consent_refused()
+    await show_in_place(update, View(text))
+    if question is not None:
+        await send_prompt(update, context, outcome.prompt.id, question)
+
+
+def _question_for(prompt, subject) -> str | None:
+    if prompt is None:
+        return None
+    if prompt.purpose == PromptPurpose.ORGANISATION:
+        return pscreens.organisation_prompt()
+    if prompt.purpose == PromptPurpose.COMUNE:
+        return pscreens.comune_prompt()
+    return pscreens.comment_prompt(subject.name(current_language()) if subject else None)

@@ -321,25 +321,6 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     )
 
 
-async def recover_in_doubt(session: AsyncSession) -> tuple[int, int]:
-    """After a stop: claimed rows go back to pending; rows caught mid-request are in doubt.
-
-    In-doubt rows are not sent again (a duplicate is worse than a visible gap); they are
-    counted in the stats. Returns (returned to pending, in doubt).
-    """
-    returned = await session.execute(
-        update(Delivery)
-        .where(Delivery.state == DeliveryState.CLAIMED.value)
-        .values(state=DeliveryState.PENDING.value, claimed_by=None)
-    )
-    in_doubt = await session.execute(
-        update(Delivery)
-        .where(Delivery.state == DeliveryState.SENDING.value)
-        .values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
-    )
-    return returned.rowcount or 0, in_doubt.rowcount or 0
-
-
 async def skip_pending_for(session: AsyncSession, subscriber_id: int, reason: str) -> int:
     result = await session.execute(
         update(Delivery)

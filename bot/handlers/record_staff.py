@@ -1,0 +1,252 @@
+"""Staff commands on the participation record: /export, /summary, /hide, /unhide, /answer, /verify.
+
+For now the staff are the administrators listed in ADMIN_IDS.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from telegram import Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import CommandHandler, filters
+
+from bot import participation_screens as pscreens
+from bot.db.models import EntryKind, RecordEntry, utcnow
+from bot.handlers.context import BotContext, conversation, reply
+from bot.handlers.staff import is_staff
+from bot.i18n import TIMEZONE, _, format_number, ngettext, use_locale
+from bot.screens import View
+from bot.services import record
+from bot.services.record import FilterError, SubjectCounts
+
+log = logging.getLogger(__name__)
+
+_COUNT_MARKS = {"useful": "👍", "not_useful": "👎", "comment": "💬", "feedback": "📝", "free": "✉️"}
+
+
+def _refused() -> View:
+    return View(_("This command is reserved to the staff of the plan's office."))
+
+
+def _arguments(update: Update, count: int) -> list[str]:
+    """The command's words; the last one keeps the rest of the text, newlines included."""
+    return (update.effective_message.text or "").split(maxsplit=count)[1:]
+
+
+async def export_command(update: Update, context: BotContext) -> None:
+    """/export [csv|xlsx] [from=DATE] [to=DATE] [strategy=S1] [action=A] [zone=tigullio]"""
+    document = None
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        else:
+            try:
+                file_format, record_filter = record.parse_staff_arguments(context.args)
+            except FilterError as error:
+                view = View(_export_usage(str(error)))
+            else:
+                rows = await record.select_entries(convo.session, record_filter)
+                document = record.export(rows, file_format)
+                name = record.export_file_name(file_format, utcnow().astimezone(TIMEZONE).date())
+                caption = ngettext(
+                    "Participation record: {count} entry.",
+                    "Participation record: {count} entries.",
+                    len(rows),
+                ).format(count=format_number(len(rows)))
+    if document is None:
+        await reply(update, view)
+        return
+    await update.effective_chat.send_document(document=document, filename=name, caption=caption)
+
+
+def _export_usage(wrong: str) -> str:
+    return _(
+        "I don't understand “{argument}”. Usage: /export [csv|xlsx] [from=YYYY-MM-DD] "
+        "[to=YYYY-MM-DD] [strategy=S1] [action=A1] [zone=tigullio]"
+    ).format(argument=escape(wrong))
+
+
+async def summary_command(update: Update, context: BotContext) -> None:
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        else:
+            try:
+                _format, record_filter = record.parse_staff_arguments(context.args)
+            except FilterError as error:
+                view = View(_export_usage(str(error)))
+            else:
+                view = _summary_view(await record.summary(convo.session, record_filter))
+    await reply(update, view)
+
+
+def _summary_view(items: list[SubjectCounts]) -> View:
+    if not items:
+        return View(_("The participation record has no entries yet."))
+    lines = [_("<b>Participation record: entries per subject</b>")]
+    for item in items[:40]:
+        counts = " · ".join(
+            f"{_COUNT_MARKS.get(key, key)} {format_number(value)}"
+            for key, value in sorted(item.counts.items())
+        )
+        if item.hidden:
+            counts += " · " + _("hidden {count}").format(count=format_number(item.hidden))
+        label = escape(item.label or _("no subject"))
+        lines.append(f"• <b>{label}</b>: {counts}")
+    return View("\n".join(lines))
+
+
+async def hide_command(update: Update, context: BotContext) -> None:
+    """/hide REFERENCE reason: the entry stays in the record, marked hidden."""
+    words = _arguments(update, 2)
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        elif not words:
+            view = View(_("Usage: /hide P-2026-00042 reason"))
+        else:
+            entry = await record.find_entry(convo.session, words[0])
+            if entry is not None:
+                reason = words[1] if len(words) > 1 else ""
+                record.hide(entry, reason, update.effective_user.id, utcnow())
+            view = View(_hidden_text(entry, words[0]))
+    await reply(update, view)
+
+
+def _hidden_text(entry: RecordEntry | None, reference: str) -> str:
+    if entry is None:
+        return _no_entry(reference)
+    return _("Entry {reference} is now hidden: it stays in the record, marked.").format(
+        reference=entry.reference
+    )
+
+
+def _no_entry(reference: str) -> str:
+    return _("There is no entry {reference}.").format(reference=escape(reference))
+
+
+async def unhide_command(update: Update, context: BotContext) -> None:
+    words = _arguments(update, 1)
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        elif not words:
+            view = View(_("Usage: /unhide P-2026-00042"))
+        else:
+            entry = await record.find_entry(convo.session, words[0])
+            if entry is not None:
+                record.unhide(entry)
+                view = View(
+                    _("Entry {reference} is visible again.").format(reference=entry.reference)
+                )
+            else:
+                view = View(_no_entry(words[0]))
+    await reply(update, view)
+
+
+async def answer_command(update: Update, context: BotContext) -> None:
+    """/answer REFERENCE text: "you said, we did", sent to the author in their language."""
+    words = _arguments(update, 2)
+    target = None
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        elif len(words) < 2:
+            view = View(_("Usage: /answer P-2026-00042 your answer"))
+        else:
+            entry = await record.find_entry(convo.session, words[0])
+            author = await record.participant_subscriber(convo.session, entry) if entry else None
+            if entry is None:
+                view = View(_no_entry(words[0]))
+            elif author is None:
+                view = View(
+                    _(
+                        "The author of {reference} cannot be reached: the entry is anonymous "
+                        "or its author erased their data."
+                    ).format(reference=entry.reference)
+                )
+            else:
+                target = (entry.id, entry.reference, author.chat_id, author.language)
+                with use_locale(author.language):
+                    message = _answer_message(entry, words[1])
+    if target is None:
+        await reply(update, view)
+        return
+    await _deliver_answer(update, context, target, message, words[1])
+
+
+def _answer_message(entry: RecordEntry, answer: str) -> str:
+    said = pscreens.quote(entry.text) if entry.text else _reaction_said(entry)
+    return "\n\n".join(
+        [
+            _("📣 <b>The plan's office answers your contribution {reference}</b>").format(
+                reference=entry.reference
+            ),
+            _("You said: <i>{text}</i>").format(text=said),
+            escape(answer),
+        ]
+    )
+
+
+def _reaction_said(entry: RecordEntry) -> str:
+    mark = _COUNT_MARKS.get(entry.value or "", "") if entry.kind == EntryKind.REACTION else ""
+    return f"{mark} {escape(entry.subject_label or '')}".strip()
+
+
+async def _deliver_answer(update: Update, context: BotContext, target, message, answer) -> None:
+    entry_id, reference, chat_id, _language = target
+    try:
+        await context.bot.send_message(chat_id=chat_id, text=message, parse_mode="HTML")
+    except (Forbidden, BadRequest) as error:
+        log.info("answer to %s not delivered: %s", reference, error)
+        async with conversation(update, context):
+            text = _("The answer could not be delivered: the person has left the bot.")
+        await reply(update, View(text))
+        return
+    async with conversation(update, context) as convo:
+        entry = await convo.session.get(RecordEntry, entry_id)
+        record.note_answer(entry, answer, update.effective_user.id, utcnow())
+        text = _("Answer sent to the author of {reference}.").format(reference=reference)
+    await reply(update, View(text))
+
+
+async def verify_command(update: Update, context: BotContext) -> None:
+    """/verify PSEUDONYM [off]: the declared organisation is (no longer) verified."""
+    words = context.args
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            view = _refused()
+        elif not words or len(words) > 2 or (len(words) == 2 and words[1] != "off"):
+            view = View(_("Usage: /verify u-0123456789 [off]"))
+        else:
+            verified = len(words) == 1
+            participant = await record.set_verified(
+                convo.session, words[0], verified, update.effective_user.id, utcnow()
+            )
+            view = View(_verified_text(words[0], participant, verified))
+    await reply(update, view)
+
+
+def _verified_text(pseudonym: str, participant, verified: bool) -> str:
+    if participant is None:
+        return _("There is no participant {pseudonym}.").format(pseudonym=escape(pseudonym))
+    organisation = escape(participant.organisation or "—")
+    if verified:
+        text = _("The organisation of {pseudonym} is now verified: {organisation}.")
+    else:
+        text = _("The organisation of {pseudonym} is no longer verified: {organisation}.")
+    return text.format(pseudonym=escape(pseudonym), organisation=organisation)
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler(["export", "esporta"], export_command, filters=private),
+        CommandHandler(["summary", "riepilogo"], summary_command, filters=private),
+        CommandHandler(["hide", "nascondi"], hide_command, filters=private),
+        CommandHandler(["unhide", "mostra"], unhide_command, filters=private),
+        CommandHandler(["answer", "rispondi"], answer_command, filters=private),
+        CommandHandler(["verify", "verifica"], verify_command, filters=private),
+    ]

@@ -1,0 +1,368 @@
+"""The staff's side of the participation record: export, summary, moderation, answers, verification.
+
+Exports hold pseudonyms only (never Telegram ids). Hidden entries are kept and marked.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Comune,
+    EntryKind,
+    Participant,
+    RecordEntry,
+    RecordEntryTag,
+    Subscriber,
+    TargetKind,
+)
+from bot.i18n import TIMEZONE
+
+COLUMNS = (
+    "reference",
+    "created_at",
+    "kind",
+    "value",
+    "text",
+    "text_truncated",
+    "language",
+    "subject_kind",
+    "subject_id",
+    "subject_label",
+    "notification_id",
+    "notification_kind",
+    "tags",
+    "participant",
+    "category",
+    "organisation",
+    "organisation_verified",
+    "comune",
+    "zone",
+    "moderation",
+    "hidden_reason",
+    "hidden_by",
+    "staff_reply",
+    "staff_reply_at",
+)
+# Spreadsheets run cells starting with these as formulas (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Format(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Dates are local (Europe/Rome) days, both included; ids match the entry's tags."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    strategy: str | None = None
+    action: str | None = None
+    zone: str | None = None
+
+
+class FilterError(ValueError):
+    """A filter the staff typed is not understood; the message says which."""
+
+
+# --- selecting entries ------------------------------------------------------------
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=TIMEZONE)
+
+
+def _tagged(kind: str, ids) -> exists:
+    return exists().where(
+        RecordEntryTag.entry_id == RecordEntry.id,
+        RecordEntryTag.target_kind == kind,
+        RecordEntryTag.target_id.in_(ids),
+    )
+
+
+def _conditions(record_filter: RecordFilter) -> list:
+    conditions = []
+    if record_filter.date_from:
+        conditions.append(RecordEntry.created_at >= _local_midnight(record_filter.date_from))
+    if record_filter.date_to:
+        end = _local_midnight(record_filter.date_to + timedelta(days=1))
+        conditions.append(RecordEntry.created_at < end)
+    if record_filter.strategy:
+        conditions.append(_tagged(TargetKind.STRATEGY.value, [record_filter.strategy]))
+    if record_filter.action:
+        conditions.append(_tagged("action", [record_filter.action]))
+    if record_filter.zone:
+        conditions.append(_about_or_from_zone(record_filter.zone))
+    return conditions
+
+
+def _about_or_from_zone(zone_id: str):
+    """About the zone or one of its comuni, or from someone who declared a comune there."""
+    comuni = select(Comune.istat).where(Comune.zone_id == zone_id)
+    return or_(
+        _tagged(TargetKind.ZONE.value, [zone_id]),
+        _tagged(TargetKind.COMUNE.value, comuni),
+        RecordEntry.participant_zone == zone_id,
+    )
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    entry: RecordEntry
+    pseudonym: str | None
+
+
+async def select_entries(session: AsyncSession, record_filter: RecordFilter) -> list[ExportRow]:
+    query = (
+        select(RecordEntry, Participant.pseudonym)
+        .outerjoin(Participant, Participant.id == RecordEntry.participant_id)
+        .where(*_conditions(record_filter))
+        .order_by(RecordEntry.created_at, RecordEntry.id)
+    )
+    return [ExportRow(entry, pseudonym) for entry, pseudonym in await session.execute(query)]
+
+
+# --- export -------------------------------------------------------------------------
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(TIMEZONE) if moment else None
+
+
+def row_values(row: ExportRow) -> list:
+    entry = row.entry
+    tags = ";".join(f"{t.target_kind}:{t.target_id}" for t in entry.tags)
+    return [
+        entry.reference,
+        _local(entry.created_at),
+        entry.kind,
+        entry.value,
+        entry.text,
+        entry.text_truncated,
+        entry.language,
+        entry.subject_kind,
+        entry.subject_id,
+        entry.subject_label,
+        entry.notification_id,
+        entry.notification_kind,
+        tags,
+        row.pseudonym,
+        entry.participant_category,
+        entry.participant_organisation,
+        entry.organisation_verified,
+        entry.participant_comune,
+        entry.participant_zone,
+        "hidden" if entry.hidden else "visible",
+        entry.hidden_reason,
+        entry.hidden_by,
+        entry.staff_reply,
+        _local(entry.staff_reply_at),
+    ]
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(rows: Sequence[ExportRow]) -> bytes:
+    """UTF-8 with BOM, so spreadsheet programs read accents and emoji right."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row_values(row)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _xlsx_cell(sheet, value) -> WriteOnlyCell:
+    if isinstance(value, datetime):
+        # Excel has no time zones: local (Europe/Rome) time, as the column header says.
+        return WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+    if isinstance(value, str):
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+        return cell
+    return WriteOnlyCell(sheet, value=value)
+
+
+def to_xlsx(rows: Sequence[ExportRow]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("record")
+    headers = [f"{c} (Europe/Rome)" if c.endswith("_at") else c for c in COLUMNS]
+    sheet.append(headers)
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row_values(row)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export(rows: Sequence[ExportRow], file_format: Format) -> bytes:
+    return to_xlsx(rows) if file_format is Format.XLSX else to_csv(rows)
+
+
+def export_file_name(file_format: Format, today: date) -> str:
+    return f"participation-record-{today.isoformat()}.{file_format.value}"
+
+
+# --- summary ------------------------------------------------------------------------
+
+
+@dataclass
+class SubjectCounts:
+    subject_kind: str | None
+    subject_id: str | None
+    label: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    hidden: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _count_key(entry_kind: str, value: str | None) -> str:
+    return value if entry_kind == EntryKind.REACTION and value else entry_kind
+
+
+async def summary(session: AsyncSession, record_filter: RecordFilter) -> list[SubjectCounts]:
+    """Visible entries per subject (useful, not useful, comments, feedback, free); hidden apart."""
+    query = (
+        select(
+            RecordEntry.subject_kind,
+            RecordEntry.subject_id,
+            func.max(RecordEntry.subject_label),
+            RecordEntry.kind,
+            RecordEntry.value,
+            RecordEntry.hidden,
+            func.count(),
+        )
+        .where(*_conditions(record_filter))
+        .group_by(
+            RecordEntry.subject_kind,
+            RecordEntry.subject_id,
+            RecordEntry.kind,
+            RecordEntry.value,
+            RecordEntry.hidden,
+        )
+    )
+    by_subject: dict[tuple, SubjectCounts] = {}
+    for kind, subject_id, label, entry_kind, value, hidden, count in await session.execute(query):
+        item = by_subject.setdefault((kind, subject_id), SubjectCounts(kind, subject_id, label))
+        if hidden:
+            item.hidden += count
+            continue
+        key = _count_key(entry_kind, value)
+        item.counts[key] = item.counts.get(key, 0) + count
+    return sorted(by_subject.values(), key=lambda item: (-item.total, item.label or ""))
+
+
+def summary_lines(items: Sequence[SubjectCounts]) -> list[str]:
+    """Plain text for the command line (and a template for the staff's Telegram view)."""
+    lines = []
+    for item in items:
+        subject = f"{item.subject_kind}:{item.subject_id}" if item.subject_kind else "(no subject)"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(item.counts.items()))
+        hidden = f", hidden {item.hidden}" if item.hidden else ""
+        lines.append(f"{subject} {item.label or ''} — total {item.total}: {counts}{hidden}")
+    return lines
+
+
+# --- moderation, answers, verification ----------------------------------------------
+
+
+async def find_entry(session: AsyncSession, reference: str) -> RecordEntry | None:
+    return await session.scalar(
+        select(RecordEntry).where(RecordEntry.reference == reference.strip().upper())
+    )
+
+
+def hide(entry: RecordEntry, reason: str, staff_id: int, now: datetime) -> None:
+    entry.hidden = True
+    entry.hidden_reason = reason.strip()[:300] or None
+    entry.hidden_by = staff_id
+    entry.hidden_at = now
+
+
+def unhide(entry: RecordEntry) -> None:
+    entry.hidden = False
+    entry.hidden_reason = entry.hidden_by = entry.hidden_at = None
+
+
+async def participant_subscriber(session: AsyncSession, entry: RecordEntry) -> Subscriber | None:
+    """Who to answer: None for anonymous or erased entries."""
+    if entry.participant_id is None:
+        return None
+    return await session.scalar(
+        select(Subscriber)
+        .join(Participant, Participant.subscriber_id == Subscriber.id)
+        .where(Participant.id == entry.participant_id)
+    )
+
+
+def note_answer(entry: RecordEntry, text: str, staff_id: int, now: datetime) -> None:
+    entry.staff_reply = text
+    entry.staff_reply_by = staff_id
+    entry.staff_reply_at = now
+
+
+async def set_verified(
+    session: AsyncSession, pseudonym: str, verified: bool, staff_id: int | None, now: datetime
+) -> Participant | None:
+    """Mark a participant's declared organisation as verified (or not) by the plan's office."""
+    participant = await session.scalar(
+        select(Participant).where(Participant.pseudonym == pseudonym.strip())
+    )
+    if participant is None:
+        return None
+    participant.organisation_verified = verified
+    participant.verified_by = staff_id if verified else None
+    participant.verified_at = now if verified else None
+    return participant
+
+
+# --- filters typed by the staff in Telegram: /export csv from=2026-01-01 zone=tigullio ------
+
+_FILTER_KEYS = {"from": "date_from", "to": "date_to", "strategy": "strategy", "action": "action"}
+
+
+def parse_staff_arguments(args: Sequence[str]) -> tuple[Format, RecordFilter]:
+    file_format = Format.XLSX
+    values: dict[str, object] = {}
+    for arg in args:
+        if arg.lower() in (Format.CSV, Format.XLSX):
+            file_format = Format(arg.lower())
+            continue
+        key, _, value = arg.partition("=")
+        if not value or key not in (*_FILTER_KEYS, "zone"):
+            raise FilterError(arg)
+        values[_FILTER_KEYS.get(key, key)] = _parse_date(value) if key in ("from", "to") else value
+    return file_format, RecordFilter(**values)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(value) from None
