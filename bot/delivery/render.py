@@ -12,6 +12,7 @@ from bot import callbacks
 from bot.db.models import Notification
 from bot.i18n import _, ngettext
 from feeds.telegram_html import (
+    CAPTION_LIMIT,
     MESSAGE_LIMIT,
     escape,
     safe_link,
@@ -31,6 +32,9 @@ class Rendered:
 
     parts: tuple[str, ...]
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+    # News with an image: sent as a photo with this caption (≤ 1024), else as `parts`.
+    photo_url: str | None = None
+    caption: str | None = None
 
 
 def localized(value: str | dict | None, language: str) -> str:
@@ -55,9 +59,21 @@ def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
     return tuple(split_html(body, MESSAGE_LIMIT)) or (escape(title_of(notification, language)),)
 
 
+def render_photo(notification: Notification, language: str) -> tuple[str | None, str | None]:
+    """(photo URL, caption) when the notification is news with an image."""
+    photo_url = safe_link(notification.payload.get("image_url"))
+    if notification.template != "news" or photo_url is None or not photo_url.startswith("http"):
+        return None, None
+    body = _render_news(notification.payload, language)
+    link = safe_link(notification.payload.get("link"))
+    caption = truncate_html(body, CAPTION_LIMIT, read_more_url=link, read_more_label=_("read more"))
+    return photo_url, caption
+
+
 def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
     buttons = feedback_buttons(delivery_id) if notification.with_feedback else []
-    return Rendered(render_parts(notification, language), buttons)
+    photo_url, caption = render_photo(notification, language)
+    return Rendered(render_parts(notification, language), buttons, photo_url, caption)
 
 
 def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:

@@ -5,6 +5,7 @@ see services/workers.py for ownership, recovery and the shared rate."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -13,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.error import TelegramError
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram.error import BadRequest, TelegramError
 
 from bot.db.engine import Database
 from bot.db.models import DeliveryState, Notification, utcnow
@@ -122,7 +123,7 @@ class Sender:
         self.limiter = self.config.limiter()
         self.metrics = metrics
         self._wake = asyncio.Event()
-        self._texts: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._texts: dict[tuple[int, str], render.Rendered] = {}
         self._stop: asyncio.Event | None = None
 
     def wake(self) -> None:
@@ -240,6 +241,12 @@ class Sender:
         self, job: Job, notifications: dict[int, Notification]
     ) -> tuple[list[Outcome], _Effect | None]:
         rendered = self._render(job, notifications)
+        if rendered.photo_url:
+            photo = await self._send_photo(job, rendered)
+            if isinstance(photo, Message):
+                return self._sent(job, photo, notifications), None
+            if photo is not None:
+                return self._failure(job, photo)
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
             await self.limiter.wait_turn(job.chat_id)
@@ -259,14 +266,41 @@ class Sender:
                     return self._failure(job, error)
                 # Earlier parts were shown: sending again would repeat them.
                 return self._partial(job, index, len(rendered.parts), error), None
-        sent = [
+        return self._sent(job, message, notifications), None
+
+    async def _send_photo(
+        self, job: Job, rendered: render.Rendered
+    ) -> Message | TelegramError | None:
+        """The news photo with its caption; None when Telegram cannot use the image (then the
+        text goes instead)."""
+        await self.limiter.wait_turn(job.chat_id)
+        try:
+            return await self.bot.send_photo(
+                chat_id=job.chat_id,
+                photo=rendered.photo_url,
+                caption=rendered.caption,
+                parse_mode="HTML",
+                reply_markup=_keyboard(rendered.buttons),
+                allow_paid_broadcast=True if self.config.paid_broadcast else None,
+            )
+        except BadRequest as error:
+            if _is_image_problem(error):
+                log.info("image not usable for %s (%s): sending text", job.chat_id, error.message)
+                return None
+            return error
+        except TelegramError as error:
+            return error
+
+    def _sent(
+        self, job: Job, message: Message, notifications: dict[int, Notification]
+    ) -> list[Outcome]:
+        self._observe_sent(job, notifications)
+        return [
             Outcome(
                 d.delivery_id, DeliveryState.SENT, d.attempts + 1, message_id=message.message_id
             )
             for d in job.deliveries
         ]
-        self._observe_sent(job, notifications)
-        return sent, None
 
     def _observe_sent(self, job: Job, notifications: dict[int, Notification]) -> None:
         if self.metrics is None:
@@ -286,13 +320,13 @@ class Sender:
             notification = notifications[delivery.notification_id]
             # A broadcast renders the same text for everyone of a language: do it once.
             key = (notification.id, job.language)
-            parts = self._texts.get(key)
-            if parts is None:
-                parts = self._texts[key] = render.render_parts(notification, job.language)
+            shared = self._texts.get(key)
+            if shared is None:
+                shared = self._texts[key] = render.render_single(notification, 0, job.language)
             buttons = (
                 render.feedback_buttons(delivery.delivery_id) if notification.with_feedback else []
             )
-            return render.Rendered(parts, buttons)
+            return dataclasses.replace(shared, buttons=buttons)
 
     def _partial(
         self, job: Job, sent_parts: int, total: int, error: TelegramError
@@ -346,6 +380,20 @@ class Sender:
             for d in job.deliveries
         ]
         return failed, effect
+
+
+_IMAGE_PROBLEMS = (
+    "wrong file identifier",
+    "image_process_failed",
+    "failed to get http url",
+    "wrong type of the web page content",
+    "photo_invalid_dimensions",
+)
+
+
+def _is_image_problem(error: BadRequest) -> bool:
+    message = error.message.lower()
+    return any(problem in message for problem in _IMAGE_PROBLEMS)
 
 
 def _keyboard(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
