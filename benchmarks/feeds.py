@@ -207,6 +207,39 @@ async def measure_peak_memory(base_url: str, feeds: int) -> int:
         tracemalloc.stop()
 
 
+async def measure_bot_cycles(base_url: str, feeds: int) -> list[tuple[str, str]]:
+    """The bot's own poller: fetch, parse, dedupe, classify, one notification per item and
+    the seen-item records, written to a SQLite database; then the same feeds again (304)."""
+    import tempfile
+
+    from bot.db import migrate
+    from bot.db.engine import Database
+    from bot.db.models import utcnow
+    from bot.services import feed_registry, plan
+    from bot.services.feed_poller import FeedPoller
+
+    with tempfile.TemporaryDirectory() as workdir:
+        url = f"sqlite:///{workdir}/feeds.sqlite3"
+        await asyncio.to_thread(migrate.upgrade, url)
+        db = Database(url)
+        ids = []
+        async with db.transaction() as session:
+            await plan.seed_reference_data(session, plan.load_plan())
+            for n in range(feeds):
+                spec = feed_registry.FeedSpec(url=f"{base_url}/feed/{n}", first_poll_backlog=1000)
+                ids.append((await feed_registry.add_feed(session, spec, now=utcnow())).id)
+        poller = FeedPoller(db)
+        rows = []
+        for label in ("first poll, every item notified", "second poll, every feed answers 304"):
+            started = time.perf_counter()
+            report = await poller.poll_feeds(ids)
+            wall = time.perf_counter() - started
+            notified = len(report.notification_ids)
+            rows.append((f"bot poll cycle ({label})", f"{wall:.2f} s, {notified:,} notifications"))
+        await db.dispose()
+    return rows
+
+
 # ----------------------------------------------------------------------- reporting
 
 
@@ -239,6 +272,7 @@ async def run(arguments: argparse.Namespace, base_url: str) -> None:
     for name, cycle in await measure_cycles(base_url, arguments.feeds):
         statuses = ", ".join(f"{count} {status}" for status, count in cycle.statuses.items())
         rows.append((name, f"{cycle.wall_s:.2f} s ({statuses}; {cycle.items:,} items)"))
+    rows.extend(await measure_bot_cycles(base_url, arguments.feeds))
     sample = min(arguments.feeds, MEMORY_SAMPLE_FEEDS)
     peak = await measure_peak_memory(base_url, sample)
     rows.append((f"tracemalloc peak, cycle of {sample} feeds (20 per host)", megabytes(peak)))
