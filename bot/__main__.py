@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|demo|db upgrade|db seed|record …|i18n compile]`.
+"""Command line: `python -m bot [run|demo|db upgrade|db seed|record …|monitoring …|i18n compile]`.
 
 Without a subcommand: the real bot when TELEGRAM_BOT_TOKEN is set, else the offline demo.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot import feeds_cli, logs
+from bot import feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
 from bot.services.plan import PlanDataError
 
@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="deliveries by state (all, or one notification)")
     stats.add_argument("--notification", type=int, metavar="ID")
     feeds_cli.add_parser(commands)
+    monitoring_cli.add_parser(commands)
     i18n = commands.add_parser("i18n", help="translations")
     i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
@@ -112,6 +113,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(record_cli.run(args, settings))
     if command == "feeds":
         return asyncio.run(feeds_cli.run(args, settings))
+    if command == "monitoring":
+        return asyncio.run(_monitoring(settings, args))
     if command == "i18n":
         from bot.i18n import compile_catalogs
 
@@ -176,6 +179,14 @@ async def _stats(settings: Settings, notification_id: int | None) -> int:
     scope = f"notification {notification_id}" if notification_id else "all notifications"
     print(f"deliveries ({scope}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
+
+
+async def _monitoring(settings: Settings, args: argparse.Namespace) -> int:
+    db = await _prepared(settings)
+    try:
+        return await monitoring_cli.run(args, settings, db)
+    finally:
+        await db.dispose()
 
 
 async def _db(settings: Settings, action: str) -> int:

@@ -7,13 +7,19 @@ can never act on someone else's subscriptions.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from bot.db.models import StakeholderCategory, TargetKind
 
 MAX_CALLBACK_BYTES = 64
 
-_KIND_CODES = {TargetKind.STRATEGY: "s", TargetKind.ZONE: "z", TargetKind.COMUNE: "c"}
+_KIND_CODES = {
+    TargetKind.STRATEGY: "s",
+    TargetKind.ZONE: "z",
+    TargetKind.COMUNE: "c",
+    TargetKind.ACTION: "a",
+}
 _CODE_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
 
 
@@ -129,6 +135,24 @@ class ConfirmForget:
     confirmed: bool
 
 
+# The plan's monitoring (/piano): a strategy's actions, an action's card, following an action.
+_ACTION_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class OpenPlan:
+    """The strategies (neither set), one strategy's actions, or one action's card."""
+
+    strategy_id: str | None = None
+    action_code: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowAction:
+    follow: bool
+    action_code: str
+
+
 CallbackAction = (
     Toggle
     | OpenScreen
@@ -141,6 +165,8 @@ CallbackAction = (
     | ChooseSubject
     | EditProfile
     | ConfirmForget
+    | OpenPlan
+    | FollowAction
 )
 
 
@@ -190,6 +216,16 @@ def profile_data(field: ProfileField, value: str | None = None) -> str:
 
 def forget_data(confirmed: bool) -> str:
     return "fg:yes" if confirmed else "fg:no"
+
+
+def plan_data(strategy_id: str | None = None, action_code: str | None = None) -> str:
+    if action_code:
+        return _checked(f"pl:a:{action_code}")
+    return _checked(f"pl:s:{strategy_id}") if strategy_id else "pl:r"
+
+
+def follow_action_data(follow: bool, action_code: str) -> str:
+    return _checked(f"pl:{'f' if follow else 'u'}:{action_code}")
 
 
 def _checked(data: str) -> str:
@@ -300,7 +336,24 @@ def _parse_forget(parts: list[str]) -> ConfirmForget:
     return ConfirmForget(answer == "yes")
 
 
+def _parse_plan(parts: list[str]) -> OpenPlan | FollowAction:
+    what, *rest = parts
+    if what == "r" and not rest:
+        return OpenPlan()
+    (value,) = rest
+    if not _ACTION_CODE.match(value):
+        raise ValueError(value)
+    if what == "s":
+        return OpenPlan(strategy_id=value)
+    if what == "a":
+        return OpenPlan(action_code=value)
+    if what in ("f", "u"):
+        return FollowAction(what == "f", value)
+    raise ValueError(what)
+
+
 _PARSERS = {
+    "pl": _parse_plan,
     "cn": _parse_consent,
     "fbm": _parse_feedback_menu,
     "fbs": _parse_subject,

@@ -4,6 +4,7 @@ stand-in, with two scripted citizens. Prints the conversations as a readable cha
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from bot.app import build_application, build_sender
@@ -13,7 +14,9 @@ from bot.db.models import NotificationKind
 from bot.delivery.sender import Sender
 from bot.runtime import polling, prepare_database
 from bot.sandbox import BotApiSandbox
-from bot.services import outbox
+from bot.services import monitoring, outbox
+from bot.services.monitoring_remote import today_in_rome
+from bot.services.monitoring_sources import RawRecord, read_file
 from bot.services.outbox import NewNotification
 
 DEMO_TOKEN = "123456789:PSM-DEMO-TOKEN-offline-sandbox-only"
@@ -75,6 +78,7 @@ async def _play_script(sandbox: BotApiSandbox, db: Database, sender: Sender):
     sender.wake()
     await sandbox.wait_for(lambda entry: "Rapallo" in (entry.text or ""), new_only=True)
     await anna.press("👍 Utile")
+    await _follow_an_action_and_hear_of_its_progress(sandbox, db, sender, anna)
 
     ben = sandbox.user(1002, first_name="Ben", language_code="en")
     await ben.send("/start strategy_S4")
@@ -83,3 +87,36 @@ async def _play_script(sandbox: BotApiSandbox, db: Database, sender: Sender):
     await ben.send("/stop")
     await ben.press("Yes, stop everything")
     return anna, ben
+
+
+SAMPLE_MONITORING = Path(__file__).resolve().parent / "data" / "monitoring_sample.yaml"
+
+
+async def _follow_an_action_and_hear_of_its_progress(sandbox, db, sender, anna) -> None:
+    """The plan's monitoring (sample data): /piano, follow an action, then it restarts."""
+    records = read_file(SAMPLE_MONITORING)
+    await _import_monitoring(db, records, notify=False)
+    await anna.send("/piano Rapallo")
+    await anna.press(_label_with(anna.last_bot_message, "S4.3"))
+    await anna.press("🔔 Segui questa azione")
+    restarted = [_restarted(record) if _is("S4.3", record) else record for record in records]
+    await _import_monitoring(db, restarted, notify=True)
+    sender.wake()
+    await sandbox.wait_for(lambda entry: "Stato cambiato" in (entry.text or ""), new_only=True)
+
+
+async def _import_monitoring(db: Database, records: list[RawRecord], *, notify: bool) -> None:
+    async with db.transaction() as session:
+        await monitoring.import_records(session, records, today=today_in_rome(), notify=notify)
+
+
+def _is(code: str, record: RawRecord) -> bool:
+    return record.table == "action" and record.fields.get("code") == code
+
+
+def _restarted(record: RawRecord) -> RawRecord:
+    return replace(record, fields={**record.fields, "status": "in_progress", "progress": 35})
+
+
+def _label_with(message, text: str) -> str:
+    return next(label for row in message.buttons for label, _data in row if text in label)

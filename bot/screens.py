@@ -181,6 +181,7 @@ async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> Vie
         TargetKind.STRATEGY: _("Strategies"),
         TargetKind.ZONE: _("Zones"),
         TargetKind.COMUNE: _("Comuni"),
+        TargetKind.ACTION: _("Actions of the plan"),
     }
     lines = [_("<b>What you follow</b>")]
     buttons = []
@@ -297,6 +298,7 @@ def help_text() -> View:
             "",
             _("/start — welcome and main menu"),
             _("/mysubs — what I follow"),
+            _("/piano — the plan's actions and their progress; /piano Rapallo to search"),
             _("/language — change language"),
             _("/preferences — instant updates or a digest, quiet hours"),
             _("/feedback — your opinion on a strategy, a zone or the plan"),
@@ -320,6 +322,8 @@ def command_menu() -> list[tuple[str, str]]:
     return [
         ("start", _("Welcome and main menu")),
         ("mysubs", _("What I follow")),
+        # The same handler answers both; each language shows its own word.
+        ("piano" if current_language() == "it" else "plan", _("The plan's actions and progress")),
         ("language", _("Change language")),
         ("preferences", _("Instant updates or a digest, quiet hours")),
         ("feedback", _("Your opinion on the plan")),

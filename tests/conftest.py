@@ -19,12 +19,17 @@ from bot.config import Settings
 from bot.db import migrate
 from bot.db.engine import Database, sync_url
 from bot.db.models import (
+    AnnualReview,
     Delivery,
     Feed,
     FeedbackPrompt,
+    Indicator,
+    Measurement,
+    MonitoringSource,
     Notification,
     NotificationTag,
     Participant,
+    PlanAction,
     RecordCounter,
     RecordEntry,
     RecordEntryTag,
@@ -44,6 +49,11 @@ TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
 USER_TABLES = [
     Worker,
+    Measurement,
+    Indicator,
+    PlanAction,
+    AnnualReview,
+    MonitoringSource,
     RecordEntryTag,
     RecordEntry,
     RecordCounter,

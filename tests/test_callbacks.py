@@ -3,7 +3,21 @@
 import pytest
 
 from bot import callbacks
-from bot.callbacks import ChooseLanguage, ConfirmStop, InvalidCallback, OpenScreen, Screen, Toggle
+from bot.callbacks import (
+    ChooseLanguage,
+    ChooseSubject,
+    ConfirmForget,
+    ConfirmStop,
+    Consent,
+    EditProfile,
+    FeedbackMenu,
+    InvalidCallback,
+    OpenFeedbackMenu,
+    OpenScreen,
+    ProfileField,
+    Screen,
+    Toggle,
+)
 from bot.db.models import TargetKind
 from bot.services import plan
 
@@ -62,3 +76,42 @@ def test_forged_or_stale_data_is_rejected(data):
 def test_data_that_would_not_fit_is_refused_when_built():
     with pytest.raises(ValueError, match="64 bytes"):
         callbacks.toggle_data(True, TargetKind.ZONE, "z" * 80, Screen.ZONE)
+
+
+def test_participation_buttons_round_trip():
+    cases = {
+        callbacks.consent_data(True): Consent(True),
+        callbacks.consent_data(True, 123456789): Consent(True, 123456789),
+        callbacks.consent_data(False, 5): Consent(False),
+        callbacks.feedback_menu_data(FeedbackMenu.ZONES): OpenFeedbackMenu(FeedbackMenu.ZONES),
+        callbacks.subject_data("strategy", "S1"): ChooseSubject("strategy", "S1"),
+        callbacks.subject_data("action", "A-1.2"): ChooseSubject("action", "A-1.2"),
+        callbacks.profile_data(ProfileField.CATEGORY, "third_sector"): EditProfile(
+            ProfileField.CATEGORY, "third_sector"
+        ),
+        callbacks.profile_data(ProfileField.COMUNE): EditProfile(ProfileField.COMUNE),
+        callbacks.forget_data(True): ConfirmForget(True),
+        callbacks.forget_data(False): ConfirmForget(False),
+    }
+    for data, action in cases.items():
+        assert len(data.encode()) <= 64
+        assert callbacks.parse(data) == action
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "cn:y:x",
+        "cn:n:1",
+        "cn:y:1:2",
+        "fbm:q",
+        "fbs:s:",
+        "fbs:q:S1",
+        "pf:cat:king",
+        "pf:org:x",
+        "fg:maybe",
+    ],
+)
+def test_forged_participation_data_is_rejected(data):
+    with pytest.raises(InvalidCallback):
+        callbacks.parse(data)

@@ -206,6 +206,7 @@ async def test_command_menus_are_published_per_language(running_bot):
     assert [c.command for c in italian] == [
         "start",
         "mysubs",
+        "piano",
         "language",
         "preferences",
         "feedback",

@@ -133,7 +133,9 @@ def test_json_logs_are_one_json_object_per_line(capsys):
     assert len(lines) == 2  # the traceback stays inside its event's line
     first, second = json.loads(lines[0]), json.loads(lines[1])
     assert first["level"] == "WARNING" and first["message"] == "feed Città paused"
-    assert second["message"] == "delivery round failed" and "ValueError: boom" in second["exception"]
+    assert (
+        second["message"] == "delivery round failed" and "ValueError: boom" in second["exception"]
+    )
 
 
 def test_log_format_is_validated():

@@ -441,7 +441,7 @@ async def test_news_with_an_image_goes_as_a_photo_with_a_caption(db, sandbox, ma
     (message,) = sandbox.user(1).bot_messages
     assert message.kind == "photo"
     assert len(message.caption) <= 1024 and "continua a leggere" in message.caption
-    assert [label for row in message.buttons for label, _ in row][0] == "👍 Utile"
+    assert next(label for row in message.buttons for label, _ in row) == "👍 Utile"
     (delivery,) = await deliveries(db)
     assert delivery.message_id == message.message_id
 

@@ -60,10 +60,12 @@ async def test_the_run_command_serves_sends_and_stops_on_sigterm(database_url, d
         await sandbox.wait_for(lambda e: "Assemblea dei sindaci" in (e.text or ""), timeout=30)
         await anna.send("/help")
         assert "/mysubs" in anna.last_bot_message.text
-        async with aiohttp.ClientSession() as client:
-            async with client.get(f"http://127.0.0.1:{port}/healthz") as response:
-                assert response.status == 200
-                assert (await response.json())["sender"] == "running"
+        async with (
+            aiohttp.ClientSession() as client,
+            client.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["sender"] == "running"
     finally:
         process.send_signal(signal.SIGTERM)
         _, errors = await asyncio.wait_for(process.communicate(), timeout=30)

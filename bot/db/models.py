@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -58,11 +61,12 @@ class Base(DeclarativeBase):
 
 
 class TargetKind(enum.StrEnum):
-    """What a subscription follows. Actions arrive with the monitoring database."""
+    """What a subscription follows: a strategy, a zone, a comune or one of the plan's actions."""
 
     STRATEGY = "strategy"
     ZONE = "zone"
     COMUNE = "comune"
+    ACTION = "action"
 
 
 class Strategy(Base):
@@ -460,3 +464,131 @@ class FeedbackPrompt(Base):
     subject_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActionStatus(enum.StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DELAYED = "delayed"
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+
+
+class PlanAction(Base):
+    """One action of the plan as monitored: under a strategy, with its state and money."""
+
+    __tablename__ = "plan_actions"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    strategy_id: Mapped[str] = mapped_column(ForeignKey("strategies.id"), index=True)
+    title_it: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300))
+    description_it: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    # Ids of zones and ISTAT codes of comuni: few per action, read with the action.
+    zone_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comuni_istat: Mapped[list[str]] = mapped_column(JSON, default=list)
+    responsible: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))
+    progress_pct: Mapped[int] = mapped_column(Integer, default=0)
+    # The progress last announced: small steps add up until they pass the threshold.
+    notified_progress_pct: Mapped[int] = mapped_column(Integer, default=0)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    funding_source: Mapped[str | None] = mapped_column(String(100))
+    funding_amount_eur: Mapped[float | None] = mapped_column(Numeric(14, 2, asdecimal=False))
+    links: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Demo and test data, shown as such to users.
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    indicators: Mapped[list[Indicator]] = relationship(
+        back_populates="action",
+        cascade="all, delete-orphan",
+        order_by="Indicator.code",
+        lazy="raise",
+    )
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_it
+
+    def description(self, language: str) -> str | None:
+        return (self.description_en if language == "en" else None) or self.description_it
+
+
+class Indicator(Base):
+    """What measures an action's result, from a baseline towards a target."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (UniqueConstraint("action_code", "code", name="uq_indicator"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_code: Mapped[str] = mapped_column(
+        ForeignKey("plan_actions.code", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(32))
+    name_it: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str | None] = mapped_column(String(32))
+    baseline: Mapped[float | None] = mapped_column(Float)
+    baseline_year: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[float | None] = mapped_column(Float)
+    target_year: Mapped[int | None] = mapped_column(Integer)
+
+    action: Mapped[PlanAction] = relationship(back_populates="indicators", lazy="raise")
+    measurements: Mapped[list[Measurement]] = relationship(
+        back_populates="indicator",
+        cascade="all, delete-orphan",
+        order_by="Measurement.period",
+        lazy="raise",
+    )
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_it
+
+
+class Measurement(Base):
+    """An indicator's value for one period ("2024", "2024-06", "2024-Q2": sortable text)."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (UniqueConstraint("indicator_id", "period", name="uq_measurement"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), index=True
+    )
+    period: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    indicator: Mapped[Indicator] = relationship(back_populates="measurements", lazy="raise")
+
+
+class AnnualReview(Base):
+    """The plan's yearly monitoring and update report."""
+
+    __tablename__ = "annual_reviews"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    published_on: Mapped[date | None] = mapped_column(Date)
+    summary_it: Mapped[str | None] = mapped_column(Text)
+    summary_en: Mapped[str | None] = mapped_column(Text)
+    document_url: Mapped[str | None] = mapped_column(String(2048))
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonitoringSource(Base):
+    """A remote monitoring dataset polled by URL, with its conditional-GET validators."""
+
+    __tablename__ = "monitoring_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from bot import callbacks
+from bot import callbacks, monitoring_text
 from bot.db.models import Notification
 from bot.i18n import _, ngettext
 from feeds.telegram_html import (
@@ -48,6 +48,8 @@ def localized(value: str | dict | None, language: str) -> str:
 
 def title_of(notification: Notification, language: str) -> str:
     payload = notification.payload
+    if notification.template == "monitoring":
+        return monitoring_text.headline(payload, language)
     return localized(payload.get("title"), language) or _("Update from the plan")
 
 
@@ -141,4 +143,8 @@ def _render_news(payload: dict, language: str) -> str:
     return "\n\n".join(parts)
 
 
-_TEMPLATES = {"text": _render_text, "news": _render_news}
+_TEMPLATES = {
+    "text": _render_text,
+    "news": _render_news,
+    "monitoring": monitoring_text.notification_html,
+}

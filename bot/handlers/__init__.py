@@ -8,6 +8,7 @@ from bot.handlers import (
     following,
     members,
     participation,
+    plan,
     preferences,
     privacy,
     record_staff,
@@ -22,6 +23,7 @@ def register(application: BotApplication) -> None:
     for handler in [
         *start.handlers(),
         *following.handlers(),
+        *plan.handlers(),
         *preferences.handlers(),
         *staff.handlers(),
         *record_staff.handlers(),

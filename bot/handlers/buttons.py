@@ -19,13 +19,23 @@ from bot.callbacks import (
     Consent,
     EditProfile,
     Feedback,
+    FollowAction,
     InvalidCallback,
     OpenFeedbackMenu,
+    OpenPlan,
     OpenScreen,
     SetPreference,
     Toggle,
 )
-from bot.handlers import feedback, following, participation, preferences, privacy, start
+from bot.handlers import (
+    feedback,
+    following,
+    participation,
+    plan,
+    preferences,
+    privacy,
+    start,
+)
 from bot.handlers.context import BotContext, conversation
 from bot.i18n import _
 
@@ -64,6 +74,10 @@ async def on_button(update: Update, context: BotContext) -> None:
             await privacy.edit_profile(update, context, action)
         case ConfirmForget():
             await privacy.confirm_forget(update, context, action)
+        case OpenPlan():
+            await plan.open_plan(update, context, action)
+        case FollowAction():
+            await plan.follow_action(update, context, action)
 
 
 def handlers() -> list:

@@ -6,6 +6,7 @@ For now the staff are the administrators listed in ADMIN_IDS.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from html import escape
 
 from telegram import Update
@@ -146,35 +147,46 @@ async def unhide_command(update: Update, context: BotContext) -> None:
     await reply(update, view)
 
 
+@dataclass(frozen=True)
+class _Answer:
+    entry_id: int
+    reference: str
+    chat_id: int
+    message: str  # in the author's language
+    text: str  # as the staff typed it
+
+
 async def answer_command(update: Update, context: BotContext) -> None:
     """/answer REFERENCE text: "you said, we did", sent to the author in their language."""
     words = _arguments(update, 2)
-    target = None
+    answer = None
     async with conversation(update, context) as convo:
         if not is_staff(update, context):
             view = _refused()
         elif len(words) < 2:
             view = View(_("Usage: /answer P-2026-00042 your answer"))
         else:
-            entry = await record.find_entry(convo.session, words[0])
-            author = await record.participant_subscriber(convo.session, entry) if entry else None
-            if entry is None:
-                view = View(_no_entry(words[0]))
-            elif author is None:
-                view = View(
-                    _(
-                        "The author of {reference} cannot be reached: the entry is anonymous "
-                        "or its author erased their data."
-                    ).format(reference=entry.reference)
-                )
-            else:
-                target = (entry.id, entry.reference, author.chat_id, author.language)
-                with use_locale(author.language):
-                    message = _answer_message(entry, words[1])
-    if target is None:
+            answer, view = await _prepare_answer(convo.session, words[0], words[1])
+    if answer is None:
         await reply(update, view)
         return
-    await _deliver_answer(update, context, target, message, words[1])
+    await _deliver_answer(update, context, answer)
+
+
+async def _prepare_answer(session, reference: str, text: str) -> tuple[_Answer | None, View]:
+    entry = await record.find_entry(session, reference)
+    if entry is None:
+        return None, View(_no_entry(reference))
+    author = await record.participant_subscriber(session, entry)
+    if author is None:
+        unreachable = _(
+            "The author of {reference} cannot be reached: the entry is anonymous "
+            "or its author erased their data."
+        )
+        return None, View(unreachable.format(reference=entry.reference))
+    with use_locale(author.language):
+        message = _answer_message(entry, text)
+    return _Answer(entry.id, entry.reference, author.chat_id, message, text), View("")
 
 
 def _answer_message(entry: RecordEntry, answer: str) -> str:
@@ -195,20 +207,21 @@ def _reaction_said(entry: RecordEntry) -> str:
     return f"{mark} {escape(entry.subject_label or '')}".strip()
 
 
-async def _deliver_answer(update: Update, context: BotContext, target, message, answer) -> None:
-    entry_id, reference, chat_id, _language = target
+async def _deliver_answer(update: Update, context: BotContext, answer: _Answer) -> None:
     try:
-        await context.bot.send_message(chat_id=chat_id, text=message, parse_mode="HTML")
+        await context.bot.send_message(
+            chat_id=answer.chat_id, text=answer.message, parse_mode="HTML"
+        )
     except (Forbidden, BadRequest) as error:
-        log.info("answer to %s not delivered: %s", reference, error)
+        log.info("answer to %s not delivered: %s", answer.reference, error)
         async with conversation(update, context):
             text = _("The answer could not be delivered: the person has left the bot.")
         await reply(update, View(text))
         return
     async with conversation(update, context) as convo:
-        entry = await convo.session.get(RecordEntry, entry_id)
-        record.note_answer(entry, answer, update.effective_user.id, utcnow())
-        text = _("Answer sent to the author of {reference}.").format(reference=reference)
+        entry = await convo.session.get(RecordEntry, answer.entry_id)
+        record.note_answer(entry, answer.text, update.effective_user.id, utcnow())
+        text = _("Answer sent to the author of {reference}.").format(reference=answer.reference)
     await reply(update, View(text))
 
 

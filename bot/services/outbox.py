@@ -6,7 +6,6 @@ so memory does not grow with the audience) ──claim()──▶ 'sending' ─�
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -363,24 +362,3 @@ async def recent_notifications(session: AsyncSession, limit: int = 5) -> list[No
 async def load_notifications(session: AsyncSession, ids: Iterable[int]) -> dict[int, Notification]:
     rows = await session.scalars(select(Notification).where(Notification.id.in_(set(ids))))
     return {notification.id: notification for notification in rows}
-
-
-class ReactionResult(enum.Enum):
-    RECORDED = "recorded"
-    UNKNOWN = "unknown"  # no such delivery, or it belongs to someone else
-
-
-async def record_reaction(
-    session: AsyncSession, delivery_id: int, telegram_user_id: int, reaction: str, now: datetime
-) -> tuple[ReactionResult, Delivery | None]:
-    """Store a reaction to a delivered message, only for the person it was delivered to."""
-    delivery = await session.scalar(
-        select(Delivery)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.id == delivery_id, Subscriber.telegram_user_id == telegram_user_id)
-    )
-    if delivery is None:
-        return ReactionResult.UNKNOWN, None
-    delivery.reaction = reaction
-    delivery.reacted_at = now
-    return ReactionResult.RECORDED, delivery

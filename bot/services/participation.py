@@ -196,7 +196,6 @@ class ReactionOutcome:
     status: ReactionStatus
     reference: str | None = None
     ask_consent: bool = False
-    anonymous: bool = True
 
 
 async def react(
@@ -206,37 +205,35 @@ async def react(
     delivery = await subjects.owned_delivery(session, subscriber.id, delivery_id)
     if delivery is None:
         return ReactionOutcome(ReactionStatus.UNKNOWN)
-    subject = await subjects.of_delivery_row(session, delivery)
     delivery.reaction, delivery.reacted_at = code, now
     participant = await participant_of(session, subscriber)
-    value = REACTION_VALUES[code]
     entry = await session.scalar(
         select(RecordEntry).where(
             RecordEntry.delivery_id == delivery_id, RecordEntry.kind == EntryKind.REACTION
         )
     )
+    value = REACTION_VALUES[code]
     if entry is None:
         entry = await add_entry(
             session,
             kind=EntryKind.REACTION,
-            subject=subject,
+            subject=await subjects.of_delivery_row(session, delivery),
             participant=participant,
             language=subscriber.language,
             now=now,
             value=value,
         )
         status = ReactionStatus.RECORDED
-    elif entry.value == value:
-        status = ReactionStatus.UNCHANGED
     else:
-        entry.value, entry.changed_at = value, now
-        status = ReactionStatus.CHANGED
-    return ReactionOutcome(
-        status,
-        entry.reference,
-        ask_consent=should_ask_consent(participant, now),
-        anonymous=entry.participant_id is None,
-    )
+        status = _change_reaction(entry, value, now)
+    return ReactionOutcome(status, entry.reference, should_ask_consent(participant, now))
+
+
+def _change_reaction(entry: RecordEntry, value: str, now: datetime) -> ReactionStatus:
+    if entry.value == value:
+        return ReactionStatus.UNCHANGED
+    entry.value, entry.changed_at = value, now
+    return ReactionStatus.CHANGED
 
 
 # --- prompts: questions waiting for a text ------------------------------------

@@ -181,8 +181,9 @@ def _csv_cell(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return str(value)
 
 
 def to_csv(rows: Sequence[ExportRow]) -> bytes:

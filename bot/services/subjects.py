@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Comune, Delivery, Notification, Strategy, TargetKind, Zone
+from bot.i18n import N_, _, use_locale
 from bot.services.subscriptions import display_name
 
 MAX_SUBJECT_ID = 255
@@ -95,15 +96,16 @@ async def _action(session: AsyncSession, action_id: str) -> Subject | None:
     return None
 
 
+def _translated(language: str, message: str, **values) -> str:
+    with use_locale(language):
+        return _(message).format(**values)
+
+
 async def _plan(session: AsyncSession, plan_id: str) -> Subject | None:
     if plan_id != PLAN_ID:
         return None
-    return Subject(
-        SubjectKind.PLAN,
-        PLAN_ID,
-        "Piano Strategico Metropolitano (in generale)",
-        "Metropolitan Strategic Plan (in general)",
-    )
+    label = N_("The plan in general")
+    return Subject(SubjectKind.PLAN, PLAN_ID, _translated("it", label), _translated("en", label))
 
 
 _DESCRIBERS = {
@@ -145,15 +147,16 @@ def of_delivery(delivery: Delivery, notification: Notification) -> Subject:
 def of_digest(notifications: Sequence[Notification]) -> Subject:
     """A reply to a message that showed several notifications: about all of them."""
     ids = ",".join(str(n.id) for n in notifications)[:MAX_SUBJECT_ID]
-    titles = [_title(n, "it") for n in notifications]
-    count = len(notifications)
-    return Subject(
-        SubjectKind.DIGEST,
-        ids,
-        f"Riepilogo di {count} aggiornamenti: " + "; ".join(titles),
-        f"Digest of {count} updates: " + "; ".join(_title(n, "en") for n in notifications),
-        _tags_of(notifications),
-    )
+    names = [
+        _translated(
+            language,
+            N_("{count} updates: {titles}"),
+            count=len(notifications),
+            titles="; ".join(_title(n, language) for n in notifications),
+        )
+        for language in ("it", "en")
+    ]
+    return Subject(SubjectKind.DIGEST, ids, *names, tags=_tags_of(notifications))
 
 
 async def of_message(

@@ -17,6 +17,7 @@ from bot.db.models import (
     Comune,
     Delivery,
     DeliveryMode,
+    PlanAction,
     Strategy,
     Subscriber,
     Subscription,
@@ -132,6 +133,10 @@ async def describe_target(session: AsyncSession, target: Target) -> FollowedItem
         comune = await session.get(Comune, target.id)
         if comune is not None:
             return FollowedItem(target.kind, target.id, comune.name, comune.name)
+    elif target.kind is TargetKind.ACTION:
+        action = await session.get(PlanAction, target.id)
+        if action is not None:
+            return _action_item(action)
     raise UnknownTarget(f"{target.kind}:{target.id}")
 
 
@@ -181,7 +186,7 @@ async def followed_ids(session: AsyncSession, subscriber: Subscriber, kind: Targ
 
 
 async def list_followed(session: AsyncSession, subscriber: Subscriber) -> list[FollowedItem]:
-    """What the subscriber follows, strategies first, then zones, then comuni, by name."""
+    """What the subscriber follows: strategies, zones, comuni by name, then actions by code."""
     items: list[FollowedItem] = []
     strategies = select(Strategy).join(
         Subscription,
@@ -206,7 +211,23 @@ async def list_followed(session: AsyncSession, subscriber: Subscriber) -> list[F
         items.append(FollowedItem(TargetKind.ZONE, zone.id, zone.name, zone.name))
     for comune in await session.scalars(comuni.where(mine).order_by(Comune.name)):
         items.append(FollowedItem(TargetKind.COMUNE, comune.istat, comune.name, comune.name))
+    actions = select(PlanAction).join(
+        Subscription,
+        (Subscription.target_id == PlanAction.code)
+        & (Subscription.target_kind == TargetKind.ACTION.value),
+    )
+    for action in await session.scalars(actions.where(mine).order_by(PlanAction.code)):
+        items.append(_action_item(action))
     return items
+
+
+def _action_item(action: PlanAction) -> FollowedItem:
+    return FollowedItem(
+        TargetKind.ACTION,
+        action.code,
+        f"{action.code} · {action.title_it}",
+        f"{action.code} · {action.title_en}",
+    )
 
 
 async def mark_blocked(session: AsyncSession, telegram_user_id: int) -> bool:

@@ -1,0 +1,91 @@
+"""/piano (/plan): browse the plan's actions, search them, follow one."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot import plan_screens
+from bot.callbacks import FollowAction, OpenPlan
+from bot.db.models import TargetKind
+from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.i18n import _, current_language
+from bot.screens import View
+from bot.services import monitoring, subscriptions
+from bot.services.subscriptions import Change, Target
+
+MAX_QUERY_CHARS = 100
+
+
+async def plan_command(update: Update, context: BotContext) -> None:
+    query = " ".join(context.args or [])[:MAX_QUERY_CHARS].strip()
+    async with conversation(update, context) as convo:
+        view = await _command_view(convo, query)
+    await reply(update, view)
+
+
+async def _command_view(convo: Conversation, query: str) -> View:
+    if not query:
+        return await plan_screens.strategies(convo.session)
+    action = await monitoring.get_action(convo.session, query.upper())
+    if action is None:
+        action = await monitoring.get_action(convo.session, query)
+    if action is not None:
+        return await _card(convo, action.code)
+    return await plan_screens.search_results(convo.session, query)
+
+
+async def _card(convo: Conversation, code: str) -> View | None:
+    followed = await subscriptions.followed_ids(convo.session, convo.subscriber, TargetKind.ACTION)
+    return await plan_screens.action_card(convo.session, code, following=code in followed)
+
+
+async def open_plan(update: Update, context: BotContext, action: OpenPlan) -> None:
+    async with conversation(update, context) as convo:
+        if action.action_code:
+            view = await _card(convo, action.action_code)
+        elif action.strategy_id:
+            view = await plan_screens.strategy_actions(convo.session, action.strategy_id)
+        else:
+            view = await plan_screens.strategies(convo.session)
+    if view is None:
+        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        return
+    await update.callback_query.answer()
+    await show_in_place(update, view)
+
+
+async def follow_action(update: Update, context: BotContext, action: FollowAction) -> None:
+    target = Target(TargetKind.ACTION, action.action_code)
+    async with conversation(update, context) as convo:
+        try:
+            item = await subscriptions.describe_target(convo.session, target)
+        except subscriptions.UnknownTarget:
+            item = None
+        if item is not None:
+            if action.follow:
+                change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
+            else:
+                change = await subscriptions.unsubscribe(convo.session, convo.subscriber, target)
+            view = await _card(convo, action.action_code)
+    if item is None:
+        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        return
+    await update.callback_query.answer(_follow_feedback(change, item.name(current_language())))
+    if view is not None:
+        await show_in_place(update, view)
+
+
+def _follow_feedback(change: Change, name: str) -> str:
+    messages = {
+        Change.ADDED: _("You now follow: {name}"),
+        Change.ALREADY: _("You already follow: {name}"),
+        Change.REMOVED: _("You no longer follow: {name}"),
+        Change.NOT_FOLLOWING: _("You were not following: {name}"),
+    }
+    return messages[change].format(name=name)
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [CommandHandler(["piano", "plan"], plan_command, filters=private)]

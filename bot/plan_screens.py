@@ -1,0 +1,237 @@
+"""What citizens see of the plan's monitoring (/piano): strategies, actions, action cards.
+
+Screens read through `services.monitoring` and render in the current language.
+"""
+
+from __future__ import annotations
+
+import html
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.db.models import PlanAction, Strategy
+from bot.i18n import _, current_language, format_number, ngettext
+from bot.monitoring_text import (
+    format_day,
+    format_money,
+    format_value,
+    progress_bar,
+    sample_note,
+    status_icon,
+    status_label,
+)
+from bot.screens import View
+from bot.services import monitoring, plan
+from bot.services.monitoring import ActionCard, IndicatorView
+from bot.services.subscriptions import display_name
+
+LABEL_CHARS = 48
+MAX_LISTED = 40
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def _shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _strategy_name(strategy: Strategy) -> str:
+    return display_name(strategy.name(current_language()))
+
+
+def _to_strategies() -> InlineKeyboardButton:
+    return _button(_("🗂 Strategies"), callbacks.plan_data())
+
+
+def _search_hint() -> str:
+    return _("To search, send /piano followed by a word or a comune, for example /piano Rapallo.")
+
+
+async def strategies(session: AsyncSession) -> View:
+    counts = await monitoring.action_counts(session)
+    if not counts:
+        return View(_("The plan's monitoring data has not been published yet."))
+    rows = []
+    for strategy in await plan.list_strategies(session):
+        count = counts.get(strategy.id, 0)
+        label = f"{strategy.id} · {_shorten(_strategy_name(strategy), 36)} ({count})"
+        rows.append([_button(label, callbacks.plan_data(strategy_id=strategy.id))])
+    text = "\n\n".join(
+        [
+            _("<b>The plan's actions</b>"),
+            _("Choose a strategy to see its actions, their progress and their indicators."),
+            escape(_search_hint()),
+        ]
+    )
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+async def strategy_actions(session: AsyncSession, strategy_id: str) -> View | None:
+    strategy = await plan.get_strategy(session, strategy_id)
+    if strategy is None:
+        return None
+    actions = await monitoring.actions_of_strategy(session, strategy_id)
+    heading = f"<b>{escape(strategy.id)} · {escape(_strategy_name(strategy))}</b>"
+    if actions:
+        count = ngettext(
+            "{count} action: tap it to open its card.",
+            "{count} actions: tap one to open its card.",
+            len(actions),
+        )
+    else:
+        count = _("No action of this strategy is monitored yet.")
+    text = heading + "\n" + escape(count.format(count=format_number(len(actions))))
+    rows = _action_rows(actions)
+    rows.append([_to_strategies()])
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+def _action_rows(actions: list[PlanAction]) -> list[list[InlineKeyboardButton]]:
+    language = current_language()
+    rows = []
+    for action in actions[:MAX_LISTED]:
+        label = (
+            f"{status_icon(action.status)} {action.code} · "
+            f"{_shorten(action.title(language), 34)} {action.progress_pct}%"
+        )
+        rows.append([_button(label, callbacks.plan_data(action_code=action.code))])
+    return rows
+
+
+async def search_results(session: AsyncSession, query: str) -> View:
+    actions = await monitoring.search_actions(session, query)
+    if not actions:
+        text = escape(_("No action found for “{query}”.").format(query=query))
+        return View(
+            text + "\n\n" + escape(_search_hint()), InlineKeyboardMarkup([[_to_strategies()]])
+        )
+    text = escape(
+        ngettext(
+            "{count} action found for “{query}”:",
+            "{count} actions found for “{query}”:",
+            len(actions),
+        ).format(count=format_number(len(actions)), query=query)
+    )
+    rows = _action_rows(actions)
+    rows.append([_to_strategies()])
+    return View(text, InlineKeyboardMarkup(rows))
+
+
+async def action_card(session: AsyncSession, code: str, *, following: bool) -> View | None:
+    card = await monitoring.action_card(session, code)
+    if card is None:
+        return None
+    action = card.action
+    follow_label = _("🔕 Stop following") if following else _("🔔 Follow this action")
+    rows = [
+        [_button(follow_label, callbacks.follow_action_data(not following, action.code))],
+        [
+            _button(
+                _("⬅️ Actions of {strategy}").format(strategy=action.strategy_id),
+                callbacks.plan_data(strategy_id=action.strategy_id),
+            ),
+            _to_strategies(),
+        ],
+    ]
+    return View(card_text(card), InlineKeyboardMarkup(rows))
+
+
+def card_text(card: ActionCard) -> str:
+    language = current_language()
+    action = card.action
+    title = f"{escape(action.code)} · {escape(action.title(language))}"
+    strategy = _("Strategy {id} · {name}").format(
+        id=card.strategy.id, name=_strategy_name(card.strategy)
+    )
+    parts = [f"{status_icon(action.status)} <b>{title}</b>\n<i>{escape(strategy)}</i>"]
+    description = action.description(language)
+    if description:
+        parts.append(escape(description))
+    parts.append(_facts(card))
+    if card.indicators:
+        parts.append(_indicators(card.indicators))
+    if action.links:
+        parts.append(_links(action.links))
+    if action.sample:
+        parts.append(sample_note())
+    return "\n\n".join(parts)
+
+
+def _facts(card: ActionCard) -> str:
+    action = card.action
+    lines = [
+        escape(_("Status: {status}").format(status=status_label(action.status))),
+        escape(_("Progress: {bar}").format(bar=progress_bar(action.progress_pct))),
+    ]
+    if action.start_date or action.end_date:
+        lines.append(
+            escape(
+                _("Dates: from {start} to {end}").format(
+                    start=format_day(action.start_date), end=format_day(action.end_date)
+                )
+            )
+        )
+    if card.zone_names:
+        lines.append(escape(_("Zones: {names}").format(names=", ".join(card.zone_names))))
+    if card.comune_names:
+        lines.append(escape(_("Comuni: {names}").format(names=", ".join(card.comune_names))))
+    if action.responsible:
+        lines.append(escape(_("Responsible: {who}").format(who=action.responsible)))
+    funding = " · ".join(
+        part for part in (action.funding_source, format_money(action.funding_amount_eur)) if part
+    )
+    if funding:
+        lines.append(escape(_("Funding: {funding}").format(funding=funding)))
+    return "\n".join(lines)
+
+
+def _indicators(indicators: list[IndicatorView]) -> str:
+    language = current_language()
+    lines = ["<b>" + escape(_("Indicators")) + "</b>"]
+    for view in indicators:
+        indicator, latest = view.indicator, view.latest
+        line = "• " + escape(indicator.name(language)) + ": "
+        if latest is None:
+            line += escape(_("no value yet"))
+        else:
+            line += "<b>" + escape(format_value(latest.value, indicator.unit)) + "</b>"
+            line += f" ({escape(latest.period)})"
+        if indicator.target is not None:
+            target = format_value(indicator.target, indicator.unit)
+            goal = (
+                _("target {target} by {year}").format(target=target, year=indicator.target_year)
+                if indicator.target_year
+                else _("target {target}").format(target=target)
+            )
+            line += " · " + escape(goal)
+        share = _share_of_target(view)
+        if share is not None:
+            line += "\n  " + progress_bar(share)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _share_of_target(view: IndicatorView) -> float | None:
+    """How far the latest value went from the baseline towards the target, in percent."""
+    indicator, latest = view.indicator, view.latest
+    if latest is None or indicator.target is None or indicator.baseline is None:
+        return None
+    span = indicator.target - indicator.baseline
+    if span == 0:
+        return None
+    return max(0.0, min(100.0, (latest.value - indicator.baseline) / span * 100))
+
+
+def _links(links: list[str]) -> str:
+    labels = [_("More information")] + [
+        _("Link {number}").format(number=number) for number in range(2, len(links) + 1)
+    ]
+    return " · ".join(
+        f'🔗 <a href="{html.escape(link, quote=True)}">{escape(label)}</a>'
+        for link, label in zip(links, labels, strict=False)
+    )

@@ -1,0 +1,283 @@
+"""Reading monitoring data files into flat records, each with where it came from.
+
+CSV, XLSX, JSON and YAML all become `RawRecord`s (table, fields, where), so one validator
+reports a bad row by its file line, sheet row or JSON path. Nothing here touches the database.
+
+- CSV: one table per file, named by a `record` column on each row or by the file name
+  (`actions.csv`, `indicators.csv`, `measurements.csv`, `reviews.csv`); `,` or `;` separated.
+- XLSX: one sheet per table, named like the tables; other sheets (notes) are ignored.
+- JSON / YAML: `{actions: [...], reviews: [...]}`; an action may nest its `indicators`, an
+  indicator its `measurements`, and `funding: {source, amount_eur}`; a top-level
+  `sample: true` marks every action and review as sample data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACTION, INDICATOR, MEASUREMENT, REVIEW = "action", "indicator", "measurement", "review"
+TABLES = (ACTION, INDICATOR, MEASUREMENT, REVIEW)
+_TABLE_NAMES = {
+    **{table: table for table in TABLES},
+    **{table + "s": table for table in TABLES},
+    "azioni": ACTION,
+    "indicatori": INDICATOR,
+    "misure": MEASUREMENT,
+    "misurazioni": MEASUREMENT,
+    "revisioni": REVIEW,
+}
+RECORD_COLUMN = "record"
+# Set on a record whose item was not a mapping of fields (a bare value in a list).
+NOT_A_MAPPING = "__not_a_mapping__"
+_LINE_KEY = "__line__"
+
+
+class SourceError(ValueError):
+    """A file that cannot be read at all (format, encoding, structure)."""
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    table: str
+    fields: Mapping[str, Any]
+    where: str
+
+
+def table_named(name: str | None) -> str | None:
+    """`actions`, `Azioni`, `measurement` … → the table; anything else → None."""
+    return _TABLE_NAMES.get(normalize_key(name or ""))
+
+
+def normalize_key(key: object) -> str:
+    return str(key).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def read_file(path: Path) -> list[RawRecord]:
+    """The records of one file, by its suffix: .csv, .xlsx, .json, .yaml/.yml."""
+    suffix = path.suffix.lower()
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"cannot read {path}: {error.strerror or error}") from error
+    if suffix == ".xlsx":
+        return read_xlsx(content, path.name)
+    kinds = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+    if suffix not in kinds:
+        raise SourceError(f"{path.name}: unsupported file type; use .csv, .xlsx, .json or .yaml")
+    return read_bytes(content, kinds[suffix], path.name)
+
+
+def read_bytes(content: bytes, kind: str, name: str) -> list[RawRecord]:
+    """Records from downloaded or read bytes; kind is csv, json or yaml."""
+    if kind == "csv":
+        return read_csv(_decoded(content, name), name)
+    if kind == "json":
+        try:
+            data = json.loads(_decoded(content, name))
+        except json.JSONDecodeError as error:
+            raise SourceError(f"{name} line {error.lineno}: invalid JSON: {error.msg}") from error
+        return list(_nested_records(data, name, lines=False))
+    if kind == "yaml":
+        return list(_nested_records(_load_yaml(_decoded(content, name), name), name, lines=True))
+    raise SourceError(f"{name}: unsupported data kind {kind!r}")
+
+
+def _decoded(content: bytes, name: str) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{name}: not UTF-8 text (save it as UTF-8)") from error
+
+
+# --- tables: CSV and XLSX --------------------------------------------------------------
+
+
+def read_csv(text: str, name: str) -> list[RawRecord]:
+    try:
+        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, None)
+    if not header:
+        raise SourceError(f"{name}: empty file")
+    default_table = table_named(Path(name).stem)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for row in reader:
+            yield reader.line_num, row
+
+    return _table_records(header, rows(), default_table, lambda n: f"{name} line {n}", name)
+
+
+def read_xlsx(content: bytes, name: str) -> list[RawRecord]:
+    from openpyxl import load_workbook  # only the staff's import needs it
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a damaged file
+        raise SourceError(f"{name}: not a readable .xlsx file ({error})") from error
+    records: list[RawRecord] = []
+    try:
+        sheets = [sheet for sheet in workbook.worksheets if table_named(sheet.title)]
+        if not sheets:
+            raise SourceError(
+                f"{name}: no sheet named actions, indicators, measurements or reviews"
+            )
+        for sheet in sheets:
+            records.extend(_sheet_records(sheet, name))
+    finally:
+        workbook.close()
+    return records
+
+
+def _sheet_records(sheet, name: str) -> list[RawRecord]:
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if not header:
+        return []
+    numbered = ((number, list(row)) for number, row in enumerate(rows, start=2))
+    where = f"{name}, sheet {sheet.title}"
+    return _table_records(
+        header, numbered, table_named(sheet.title), lambda n: f"{where}, row {n}", where
+    )
+
+
+def _table_records(
+    header: Iterable[Any],
+    rows: Iterable[tuple[int, list[Any]]],
+    default_table: str | None,
+    where,
+    header_where: str,
+) -> list[RawRecord]:
+    columns = [normalize_key(column) if column is not None else "" for column in header]
+    if RECORD_COLUMN not in columns and default_table is None:
+        raise SourceError(
+            f"{header_where}: add a '{RECORD_COLUMN}' column (action, indicator, measurement "
+            "or review) or name the file or sheet after the table, such as actions.csv"
+        )
+    records = []
+    for number, row in rows:
+        fields = {
+            column: value
+            for column, value in zip(columns, row, strict=False)
+            if column and not _blank(value)
+        }
+        if not fields:
+            continue
+        table = default_table
+        if RECORD_COLUMN in fields:
+            table = table_named(str(fields.pop(RECORD_COLUMN)))
+        records.append(RawRecord(table or "?", fields, where(number)))
+    return records
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# --- documents: JSON and YAML ------------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers on which line each mapping starts."""
+
+
+def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE_KEY] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
+
+
+def _load_yaml(text: str, name: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise SourceError(
+            f"{name}{at}: invalid YAML: {getattr(error, 'problem', error)}"
+        ) from error
+
+
+def _nested_records(data: Any, name: str, *, lines: bool) -> Iterator[RawRecord]:
+    if not isinstance(data, dict):
+        raise SourceError(f"{name}: expected a mapping with 'actions' and/or 'reviews'")
+    sample = data.get("sample")
+
+    def where(item: Any, path: str) -> str:
+        if lines and isinstance(item, dict) and _LINE_KEY in item:
+            return f"{name} line {item[_LINE_KEY]}"
+        return f"{name} {path}"
+
+    for index, action in enumerate(_list(data, "actions", name)):
+        path = f"actions[{index}]"
+        yield from _action_records(action, path, where, sample)
+    for table in (INDICATOR, MEASUREMENT):
+        for index, item in enumerate(_list(data, table + "s", name)):
+            yield RawRecord(table, _fields(item), where(item, f"{table}s[{index}]"))
+    for index, review in enumerate(_list(data, "reviews", name)):
+        yield RawRecord(
+            REVIEW, _with_sample(_fields(review), sample), where(review, f"reviews[{index}]")
+        )
+
+
+def _list(data: dict, key: str, name: str) -> list:
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise SourceError(f"{name}: '{key}' must be a list")
+    return items
+
+
+def _action_records(action: Any, path: str, where, sample: Any) -> Iterator[RawRecord]:
+    fields = _with_sample(_fields(action), sample)
+    indicators = fields.pop("indicators", None) or []
+    funding = fields.pop("funding", None)
+    if isinstance(funding, dict):
+        fields.setdefault("funding_source", funding.get("source"))
+        fields.setdefault("funding_amount_eur", funding.get("amount_eur"))
+    elif funding is not None:
+        fields["funding_source"] = funding
+    yield RawRecord(ACTION, fields, where(action, path))
+    code = fields.get("code")
+    for index, indicator in enumerate(indicators if isinstance(indicators, list) else []):
+        yield from _indicator_records(indicator, f"{path}.indicators[{index}]", where, code)
+
+
+def _indicator_records(indicator: Any, path: str, where, action_code: Any) -> Iterator[RawRecord]:
+    fields = _fields(indicator)
+    fields.setdefault("action", action_code)
+    measurements = fields.pop("measurements", None) or []
+    yield RawRecord(INDICATOR, fields, where(indicator, path))
+    for index, measurement in enumerate(measurements if isinstance(measurements, list) else []):
+        measured = _fields(measurement)
+        measured.setdefault("action", action_code)
+        measured.setdefault("indicator", fields.get("code"))
+        yield RawRecord(MEASUREMENT, measured, where(measurement, f"{path}.measurements[{index}]"))
+
+
+def _fields(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        return {NOT_A_MAPPING: item}
+    return {
+        normalize_key(key): value
+        for key, value in item.items()
+        if key != _LINE_KEY and not _blank(value)
+    }
+
+
+def _with_sample(fields: dict[str, Any], sample: Any) -> dict[str, Any]:
+    if sample is not None:
+        fields.setdefault("sample", sample)
+    return fields
