@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot import feeds_cli, logs, monitoring_cli
+from bot import events_cli, feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
 from bot.services.plan import PlanDataError
 
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--notification", type=int, metavar="ID")
     feeds_cli.add_parser(commands)
     monitoring_cli.add_parser(commands)
+    events_cli.add_parser(commands)
     i18n = commands.add_parser("i18n", help="translations")
     i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
@@ -113,6 +114,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(record_cli.run(args, settings))
     if command == "feeds":
         return asyncio.run(feeds_cli.run(args, settings))
+    if command == "events":
+        return asyncio.run(events_cli.run(args, settings))
     if command == "monitoring":
         return asyncio.run(_monitoring(settings, args))
     if command == "i18n":
@@ -126,9 +129,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_application, build_sender
+    from bot.event_jobs import schedule_event_reminders
     from bot.jobs import schedule_feed_polling
     from bot.metrics import Metrics
+    from bot.monitoring_jobs import schedule_monitoring_polling
     from bot.runtime import Deployment, run_until_signalled
+    from bot.services.monitoring_config import MonitoringConfig
 
     receive = "webhook" if args.webhook else "none" if args.worker else "polling"
     deployment = Deployment(receive=receive, sends=not args.web_only)
@@ -141,6 +147,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     if deployment.sends:
         # Polling feeds from several workers is safe (one notification per item), but wasteful.
         schedule_feed_polling(application, sender=sender, metrics=metrics)
+        schedule_monitoring_polling(application, MonitoringConfig.from_env(), sender=sender)
+        schedule_event_reminders(application, sender=sender)
     try:
         await run_until_signalled(
             settings, db, application, deployment, sender=sender, metrics=metrics

@@ -153,6 +153,20 @@ class FollowAction:
     action_code: str
 
 
+# The plan's events: an answer (attend / maybe / no) or the event's calendar file.
+class EventChoice(enum.StrEnum):
+    YES = "y"
+    MAYBE = "m"
+    NO = "n"
+    CALENDAR_FILE = "i"
+
+
+@dataclass(frozen=True)
+class EventButton:
+    event_id: int
+    choice: EventChoice
+
+
 CallbackAction = (
     Toggle
     | OpenScreen
@@ -167,6 +181,7 @@ CallbackAction = (
     | ConfirmForget
     | OpenPlan
     | FollowAction
+    | EventButton
 )
 
 
@@ -226,6 +241,10 @@ def plan_data(strategy_id: str | None = None, action_code: str | None = None) ->
 
 def follow_action_data(follow: bool, action_code: str) -> str:
     return _checked(f"pl:{'f' if follow else 'u'}:{action_code}")
+
+
+def event_data(event_id: int, choice: EventChoice) -> str:
+    return _checked(f"ev:{event_id}:{choice.value}")
 
 
 def _checked(data: str) -> str:
@@ -352,7 +371,15 @@ def _parse_plan(parts: list[str]) -> OpenPlan | FollowAction:
     raise ValueError(what)
 
 
+def _parse_event(parts: list[str]) -> EventButton:
+    event_id, choice = parts
+    if not event_id.isdigit() or len(event_id) > 18:
+        raise ValueError(event_id)
+    return EventButton(int(event_id), EventChoice(choice))
+
+
 _PARSERS = {
+    "ev": _parse_event,
     "pl": _parse_plan,
     "cn": _parse_consent,
     "fbm": _parse_feedback_menu,

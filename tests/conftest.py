@@ -21,6 +21,9 @@ from bot.db.engine import Database, sync_url
 from bot.db.models import (
     AnnualReview,
     Delivery,
+    Event,
+    EventRsvp,
+    EventSource,
     Feed,
     FeedbackPrompt,
     Indicator,
@@ -49,6 +52,9 @@ TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
 USER_TABLES = [
     Worker,
+    EventRsvp,
+    Event,
+    EventSource,
     Measurement,
     Indicator,
     PlanAction,

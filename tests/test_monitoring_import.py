@@ -264,3 +264,14 @@ def test_the_command_line_import_reports_problems_and_then_imports(
     assert main(["monitoring", "list", "--strategy", "s4"]) == 0
     listing = capsys.readouterr().out
     assert "S4.1" in listing and "in_progress" in listing and "[sample]" in listing
+
+
+async def test_feedback_can_be_about_an_imported_action(db):
+    from bot.services import subjects
+
+    await import_files(db, SAMPLE, notify=False)
+    async with db.transaction() as session:
+        subject = await subjects.chosen(session, "action", "S4.1")
+        assert await subjects.chosen(session, "action", "S9.9") is None
+    assert subject.kind == "action" and subject.name_it.startswith("S4.1 · ")
+    assert ("action", "S4.1") in subject.tags and ("strategy", "S4") in subject.tags

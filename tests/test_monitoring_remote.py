@@ -9,12 +9,17 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import build_application, build_sender
 from bot.config import ConfigError
-from bot.db.models import MonitoringSource, Notification, PlanAction
-from bot.monitoring_jobs import poll_sources
+from bot.db.models import MonitoringSource, Notification, PlanAction, TargetKind
+from bot.delivery.sender import SenderConfig
+from bot.monitoring_jobs import MONITORING_POLLING_JOB, poll_sources, schedule_monitoring_polling
+from bot.runtime import polling
 from bot.services.monitoring_config import MonitoringConfig
 from bot.services.monitoring_remote import PollStatus, poll_sql, poll_url
+from tests.conftest import eventually
 from tests.feed_server import FeedServer, without_proxies
+from tests.test_delivery import subscriber
 
 TODAY = date(2026, 3, 2)
 JSON_TYPE = "application/json"
@@ -140,3 +145,31 @@ def test_monitoring_settings_come_from_the_environment_with_clear_errors():
         MonitoringConfig.from_env({"MONITORING_PROGRESS_THRESHOLD": "0"}, env_file=None)
     with pytest.raises(ConfigError, match="MONITORING_URL is not set"):
         MonitoringConfig.from_env({}, env_file=None).require_url()
+
+
+async def test_the_scheduled_job_polls_the_dataset_and_followers_are_told(
+    db, settings, sandbox, server
+):
+    await subscriber(db, sandbox, 501, (TargetKind.STRATEGY, "S3"))
+    url = server.serve("/m.json", body=dataset(), etag='"v1"', content_type=JSON_TYPE)
+    urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
+    application = build_application(settings, db, **urls)
+    sender = build_sender(
+        settings,
+        db,
+        config=SenderConfig(messages_per_second=None, per_chat_interval_s=None),
+        **urls,
+    )
+    assert schedule_monitoring_polling(application, MonitoringConfig()) is None
+    config = MonitoringConfig(url=url, poll_interval_s=0.3)
+    job = schedule_monitoring_polling(application, config, sender=sender, first_s=0.1)
+    assert job.name == MONITORING_POLLING_JOB
+
+    async with polling(application, sender=sender, poll_timeout=1):
+
+        async def delivered():
+            return sandbox.user(501).bot_messages
+
+        [message] = await eventually(delivered, timeout=10)
+    assert "Nuova azione del Piano (strategia S3)" in message.text
+    assert "S3.9 · Bus a chiamata in Val Trebbia (esempio)" in message.text

@@ -358,6 +358,7 @@ class EntryKind(enum.StrEnum):
     COMMENT = "comment"  # text about a notification (comment button or reply)
     FEEDBACK = "feedback"  # /feedback on a chosen strategy, zone, action or the plan
     FREE = "free"  # a reply to a bot message that is no (longer a) notification
+    RSVP = "rsvp"  # I'll attend / maybe / no, for one of the plan's events
 
 
 class RecordEntry(Base):
@@ -592,3 +593,92 @@ class MonitoringSource(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class EventKind(enum.StrEnum):
+    MEETING = "meeting"
+    NETWORK_MEETING = "network_meeting"
+    ANNUAL_REVIEW = "annual_review"
+    CONSULTATION = "consultation"  # a consultation or its deadline
+    OTHER = "other"
+
+
+class EventStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CHANGED = "changed"
+    CANCELLED = "cancelled"
+
+
+class EventSource(Base):
+    """An iCalendar (.ics) URL polled like a feed; its events are imported by UID."""
+
+    __tablename__ = "event_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    # Defaults of the imported events: who is told about them.
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    strategies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """A meeting, review or consultation of the plan; times stored in UTC."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stable identity: the iCalendar UID (imported) or one made at creation.
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event_sources.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default=EventKind.MEETING.value)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.SCHEDULED.value)
+    title_it: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    description_it: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    place: Mapped[str | None] = mapped_column(String(300))
+    comune_istat: Mapped[str | None] = mapped_column(ForeignKey("comuni.istat"))
+    online_url: Mapped[str | None] = mapped_column(String(2048))
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    strategies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Grows when time or place changes: each change is notified once.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def title(self, language: str) -> str:
+        return (self.title_en if language == "en" else None) or self.title_it
+
+    def description(self, language: str) -> str | None:
+        return (self.description_en if language == "en" else None) or self.description_it
+
+
+class RsvpAnswer(enum.StrEnum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+class EventRsvp(Base):
+    """One person's answer to one event, linked to its participation record entry."""
+
+    __tablename__ = "event_rsvps"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    answer: Mapped[str] = mapped_column(String(8))
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("record_entries.id", ondelete="SET NULL")
+    )
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from bot import callbacks, monitoring_text
+from bot import callbacks, event_text, monitoring_text
 from bot.db.models import Notification
 from bot.i18n import _, ngettext
 from feeds.telegram_html import (
@@ -73,9 +73,25 @@ def render_photo(notification: Notification, language: str) -> tuple[str | None,
 
 
 def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
-    buttons = feedback_buttons(delivery_id) if notification.with_feedback else []
+    buttons = notification_buttons(notification, delivery_id)
     photo_url, caption = render_photo(notification, language)
     return Rendered(render_parts(notification, language), buttons, photo_url, caption)
+
+
+def notification_buttons(
+    notification: Notification, delivery_id: int
+) -> list[list[tuple[str, str]]]:
+    """The buttons under one delivered notification: an event's RSVP, then feedback."""
+    feedback = feedback_buttons(delivery_id) if notification.with_feedback else []
+    return _event_buttons(notification) + feedback
+
+
+def _event_buttons(notification: Notification) -> list[list[tuple[str, str]]]:
+    """RSVP and calendar file under an event's news, unless it was cancelled."""
+    payload = notification.payload
+    if notification.template != "event" or payload.get("phase") == "cancel":
+        return []
+    return event_text.buttons(int(payload["event_id"]))
 
 
 def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:
@@ -147,4 +163,5 @@ _TEMPLATES = {
     "text": _render_text,
     "news": _render_news,
     "monitoring": monitoring_text.notification_html,
+    "event": event_text.event_html,
 }

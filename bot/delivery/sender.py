@@ -323,9 +323,7 @@ class Sender:
             shared = self._texts.get(key)
             if shared is None:
                 shared = self._texts[key] = render.render_single(notification, 0, job.language)
-            buttons = (
-                render.feedback_buttons(delivery.delivery_id) if notification.with_feedback else []
-            )
+            buttons = render.notification_buttons(notification, delivery.delivery_id)
             return dataclasses.replace(shared, buttons=buttons)
 
     def _partial(

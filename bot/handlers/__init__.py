@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handlers import (
     buttons,
+    events,
     fallback,
     following,
     members,
@@ -24,6 +25,7 @@ def register(application: BotApplication) -> None:
         *start.handlers(),
         *following.handlers(),
         *plan.handlers(),
+        *events.handlers(),
         *preferences.handlers(),
         *staff.handlers(),
         *record_staff.handlers(),

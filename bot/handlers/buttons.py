@@ -18,6 +18,7 @@ from bot.callbacks import (
     ConfirmStop,
     Consent,
     EditProfile,
+    EventButton,
     Feedback,
     FollowAction,
     InvalidCallback,
@@ -28,6 +29,7 @@ from bot.callbacks import (
     Toggle,
 )
 from bot.handlers import (
+    events,
     feedback,
     following,
     participation,
@@ -78,6 +80,8 @@ async def on_button(update: Update, context: BotContext) -> None:
             await plan.open_plan(update, context, action)
         case FollowAction():
             await plan.follow_action(update, context, action)
+        case EventButton():
+            await events.on_event_button(update, context, action)
 
 
 def handlers() -> list:

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Comune, Delivery, Notification, Strategy, TargetKind, Zone
+from bot.db.models import (
+    Comune,
+    Delivery,
+    Notification,
+    PlanAction,
+    Strategy,
+    TargetKind,
+    Zone,
+)
 from bot.i18n import N_, _, use_locale
 from bot.services.subscriptions import display_name
 
@@ -92,8 +100,19 @@ async def _comune(session: AsyncSession, istat: str) -> Subject | None:
 
 
 async def _action(session: AsyncSession, action_id: str) -> Subject | None:
-    """The plan's actions come with the monitoring data; until then none exists."""
-    return None
+    action = await session.get(PlanAction, action_id)
+    if action is None:
+        return None
+    tags = [(TargetKind.ACTION.value, action.code), (TargetKind.STRATEGY.value, action.strategy_id)]
+    tags += [(TargetKind.ZONE.value, zone_id) for zone_id in action.zone_ids or ()]
+    tags += [(TargetKind.COMUNE.value, istat) for istat in action.comuni_istat or ()]
+    return Subject(
+        SubjectKind.ACTION,
+        action.code,
+        f"{action.code} · {action.title_it}",
+        f"{action.code} · {action.title_en}",
+        tuple(tags),
+    )
 
 
 def _translated(language: str, message: str, **values) -> str:

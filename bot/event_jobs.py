@@ -1,0 +1,102 @@
+"""The events' repeating job on PTB's JobQueue: due reminders, and iCalendar sources by URL.
+
+Reminders have stable source keys, so a second round, a second worker or a restart never
+creates one twice; a cancelled event gets none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from telegram.ext import Job
+
+from bot.db.engine import Database
+from bot.db.models import utcnow
+from bot.handlers.context import BotApplication, BotContext
+from bot.jobs import Wakeable
+from bot.services import event_ics, events
+
+log = logging.getLogger(__name__)
+
+EVENT_JOB = "event-reminders"
+EVENT_TICK_S = 60.0
+CALENDAR_POLL_EVERY = timedelta(minutes=30)
+
+
+@dataclass
+class EventJob:
+    db: Database
+    sender: Wakeable | None = None
+    clock: Callable[[], datetime] = utcnow
+    calendar_every: timedelta = CALENDAR_POLL_EVERY
+    client: httpx.AsyncClient | None = None
+
+
+def schedule_event_reminders(
+    application: BotApplication,
+    *,
+    sender: Wakeable | None = None,
+    every_s: float = EVENT_TICK_S,
+    first_s: float = 15.0,
+) -> Job:
+    """Register the repeating events job; call after `build_application`."""
+    if application.job_queue is None:
+        raise RuntimeError("event reminders need PTB's JobQueue: python-telegram-bot[job-queue]")
+    return application.job_queue.run_repeating(
+        run_event_job,
+        interval=every_s,
+        first=first_s,
+        name=EVENT_JOB,
+        data=EventJob(application.bot_data.db, sender),
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
+
+
+async def run_event_job(context: BotContext) -> None:
+    await event_round(context.job.data)
+
+
+async def event_round(job: EventJob) -> list[int]:
+    """One round: import due calendars, then create due reminders. Returns new reminder ids."""
+    await poll_calendars(job)
+    async with job.db.transaction() as session:
+        created = await events.create_due_reminders(session, job.clock())
+    if created:
+        log.info("events: %d reminders", len(created))
+    if job.sender is not None:
+        job.sender.wake()
+    return created
+
+
+async def poll_calendars(job: EventJob) -> None:
+    async with job.db.transaction() as session:
+        due = [s.id for s in await event_ics.due_sources(session, job.clock(), job.calendar_every)]
+    for source_id in due:
+        await poll_calendar(job, source_id)
+
+
+async def poll_calendar(job: EventJob, source_id: int) -> event_ics.ImportReport | None:
+    """Fetch outside any transaction; import (or record the error) in one."""
+    async with job.db.transaction() as session:
+        url = (await session.get(event_ics.EventSource, source_id)).url
+    data, error = None, None
+    try:
+        data = await event_ics.fetch(url, job.client)
+    except (httpx.HTTPError, event_ics.CalendarError) as failure:
+        error = f"{type(failure).__name__}: {failure}"
+    async with job.db.transaction() as session:
+        source = await session.get(event_ics.EventSource, source_id)
+        report = None
+        if data is not None:
+            try:
+                report = await event_ics.import_calendar(session, data, job.clock(), source)
+            except event_ics.CalendarError as failure:
+                error = str(failure)
+        event_ics.record_poll(source, job.clock(), error)
+    if error:
+        log.warning("calendar %s: %s", url, error)
+    return report

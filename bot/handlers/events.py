@@ -1,0 +1,105 @@
+"""/events (/eventi): upcoming events with RSVP and calendar files; staff /newevent."""
+
+from __future__ import annotations
+
+from telegram import InputFile, Update
+from telegram.ext import CommandHandler, filters
+
+from bot import event_screens, event_text
+from bot.callbacks import EventButton, EventChoice
+from bot.db.models import RsvpAnswer, utcnow
+from bot.handlers.context import BotContext, Conversation, conversation, reply
+from bot.handlers.staff import is_staff
+from bot.i18n import _, current_language
+from bot.screens import View
+from bot.services import event_ics, event_input, events
+from bot.services.events import EventError
+
+_ANSWERS = {
+    EventChoice.YES: RsvpAnswer.YES,
+    EventChoice.MAYBE: RsvpAnswer.MAYBE,
+    EventChoice.NO: RsvpAnswer.NO,
+}
+
+
+async def events_command(update: Update, context: BotContext) -> None:
+    async with conversation(update, context) as convo:
+        upcoming = await events.upcoming_for(
+            convo.session, convo.subscriber, utcnow(), limit=event_screens.MAX_CARDS + 1
+        )
+        views = [await _card(convo, event) for event in upcoming[: event_screens.MAX_CARDS]]
+        if len(upcoming) > event_screens.MAX_CARDS:
+            views.append(event_screens.more_events())
+    for view in views or [event_screens.no_upcoming_events()]:
+        await reply(update, view)
+
+
+async def _card(convo: Conversation, event) -> View:
+    payload = await events.event_payload(convo.session, event, "card")
+    counts = await events.rsvp_counts(convo.session, event.id)
+    answer = await events.answer_of(convo.session, convo.subscriber, event.id)
+    return event_screens.card(payload, counts, answer, event.status)
+
+
+async def new_event_command(update: Update, context: BotContext) -> None:
+    """Staff: `/newevent WHEN | TITLE | PLACE | zone=… strategy=…` publishes and announces."""
+    line = (update.effective_message.text or "").partition(" ")[2].strip()
+    async with conversation(update, context) as convo:
+        if not is_staff(update, context):
+            views = [event_screens.staff_only()]
+        elif not line:
+            views = [event_screens.new_event_usage()]
+        else:
+            views = await _publish(convo, line)
+    for view in views:
+        await reply(update, view)
+
+
+async def _publish(convo: Conversation, line: str) -> list[View]:
+    try:
+        draft = event_input.parse_staff_line(line)
+        await event_input.check_targets(convo.session, draft)
+        event = await events.create(convo.session, draft, utcnow())
+    except EventError as error:
+        return [event_screens.event_error(str(error))]
+    return [event_screens.published(event.id), await _card(convo, event)]
+
+
+async def on_event_button(update: Update, context: BotContext, action: EventButton) -> None:
+    if action.choice is EventChoice.CALENDAR_FILE:
+        await _send_calendar_file(update, context, action.event_id)
+        return
+    async with conversation(update, context) as convo:
+        outcome = await events.answer_rsvp(
+            convo.session, convo.subscriber, action.event_id, _ANSWERS[action.choice], utcnow()
+        )
+    if outcome.event is None:
+        text = _("This event no longer exists.")
+    elif outcome.cancelled:
+        text = _("This event was cancelled.")
+    else:
+        text = f"{event_text.answer_label(outcome.answer)} {event_text.counts_line(outcome.counts)}"
+    await update.callback_query.answer(text, show_alert=outcome.event is None)
+
+
+async def _send_calendar_file(update: Update, context: BotContext, event_id: int) -> None:
+    async with conversation(update, context) as convo:
+        event = await events.get(convo.session, event_id)
+        if event is not None:
+            data = event_ics.to_ics(event, current_language(), utcnow())
+            name, caption = event_ics.file_name(event), event.title(current_language())
+    if event is None:
+        await update.callback_query.answer(_("This event no longer exists."), show_alert=True)
+        return
+    await update.callback_query.answer()
+    await update.effective_chat.send_document(
+        document=InputFile(data, filename=name), filename=name, caption=caption[:1024]
+    )
+
+
+def handlers() -> list:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler(["events", "eventi"], events_command, filters=private),
+        CommandHandler(["newevent", "nuovoevento"], new_event_command, filters=private),
+    ]
