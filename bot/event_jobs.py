@@ -15,7 +15,7 @@ import httpx
 from telegram.ext import Job
 
 from bot.db.engine import Database
-from bot.db.models import utcnow
+from bot.db.models import EventSource, utcnow
 from bot.handlers.context import BotApplication, BotContext
 from bot.jobs import Wakeable
 from bot.services import event_ics, events
@@ -62,34 +62,39 @@ async def run_event_job(context: BotContext) -> None:
 
 async def event_round(job: EventJob) -> list[int]:
     """One round: import due calendars, then create due reminders. Returns new reminder ids."""
-    await poll_calendars(job)
+    imported = await poll_calendars(job)
     async with job.db.transaction() as session:
         created = await events.create_due_reminders(session, job.clock())
     if created:
         log.info("events: %d reminders", len(created))
-    if job.sender is not None:
+    if (created or imported) and job.sender is not None:
         job.sender.wake()
     return created
 
 
-async def poll_calendars(job: EventJob) -> None:
+async def poll_calendars(job: EventJob) -> int:
+    """Import the calendars whose time has come; returns how many events were new or changed."""
     async with job.db.transaction() as session:
         due = [s.id for s in await event_ics.due_sources(session, job.clock(), job.calendar_every)]
+    touched = 0
     for source_id in due:
-        await poll_calendar(job, source_id)
+        report = await poll_calendar(job, source_id)
+        if report is not None:
+            touched += report.created + report.changed + report.cancelled
+    return touched
 
 
 async def poll_calendar(job: EventJob, source_id: int) -> event_ics.ImportReport | None:
     """Fetch outside any transaction; import (or record the error) in one."""
     async with job.db.transaction() as session:
-        url = (await session.get(event_ics.EventSource, source_id)).url
+        url = (await session.get(EventSource, source_id)).url
     data, error = None, None
     try:
         data = await event_ics.fetch(url, job.client)
     except (httpx.HTTPError, event_ics.CalendarError) as failure:
         error = f"{type(failure).__name__}: {failure}"
     async with job.db.transaction() as session:
-        source = await session.get(event_ics.EventSource, source_id)
+        source = await session.get(EventSource, source_id)
         report = None
         if data is not None:
             try:

@@ -474,3 +474,32 @@ async def test_cli_adds_lists_changes_cancels_and_imports(db, settings, tmp_path
     async with db.transaction() as session:
         imported = await events.by_uid(session, ics_meeting()["uid"])
     assert imported.zones == ["tigullio"]
+
+
+async def test_the_job_polls_calendar_urls_like_feeds_and_records_failures(db, sandbox):
+    import httpx
+
+    await follower(db, sandbox, 1, TIGULLIO)
+    requests = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        requests.append(str(request.url))
+        if request.url.path == "/broken.ics":
+            return httpx.Response(500)
+        return httpx.Response(200, content=calendar(ics_meeting()))
+
+    async with db.transaction() as session:
+        await event_ics.add_source(session, "https://example.org/psm.ics", ("tigullio",))
+        await event_ics.add_source(session, "https://example.org/broken.ics")
+    clock = Clock(MEETING_AT - timedelta(days=7))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as client:
+        job = EventJob(db, clock=clock, client=client)
+        await event_round(job)
+        await event_round(job)  # not due again before 30 minutes
+        clock.now += timedelta(minutes=31)
+        await event_round(job)
+    assert len(requests) == 4
+    assert len(await source_keys(db)) == 1  # announced once
+    async with db.transaction() as session:
+        broken = (await event_ics.list_sources(session))[1]
+    assert broken.last_error.startswith("HTTPStatusError")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -343,3 +345,27 @@ def test_source_keys_fit_the_outbox_column():
     assert len(long_key) <= MAX_SOURCE_KEY_LENGTH and long_key.startswith("feed:7:sha256:")
     assert long_key == source_key(7, "guid:" + "x" * 250)
     assert long_key != source_key(8, "guid:" + "x" * 250)
+
+
+async def test_two_workers_polling_the_same_feed_at_once_notify_each_item_once(
+    db, database_url, clock, feed_server, make_poller
+):
+    url = feed_server.serve("/news.xml", [item(1)], title="Notizie del PSM")
+    feed_id = await add(db, clock, url)
+    await make_poller().poll_feed(feed_id)  # first poll: the backlog, silently
+    feed_server.serve("/news.xml", [item(3), item(2), item(1)], title="Notizie del PSM")
+    other_worker = Database(database_url)  # a second process: its own engine and connections
+    try:
+        results = await asyncio.gather(
+            make_poller().poll_feed(feed_id),
+            make_poller(other_worker).poll_feed(feed_id),
+            return_exceptions=True,
+        )
+    finally:
+        await other_worker.dispose()
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(n.source_key for n in await notifications(db)) == sorted(
+        {n.source_key for n in await notifications(db)}
+    )
+    assert len(await notifications(db)) == 2
+    assert await seen_count(db, feed_id) == 3
