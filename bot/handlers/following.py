@@ -54,12 +54,13 @@ async def toggle(update: Update, context: BotContext, action: Toggle) -> None:
     if item is None:
         await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
         return
-    await update.callback_query.answer(_toggle_feedback(change, item.name(current_language())))
+    await update.callback_query.answer(follow_feedback(change, item.name(current_language())))
     if view is not None:
         await show_in_place(update, view)
 
 
-def _toggle_feedback(change: Change, name: str) -> str:
+def follow_feedback(change: Change, name: str) -> str:
+    """The answer to a follow or stop-following button."""
     messages = {
         Change.ADDED: _("You now follow: {name}"),
         Change.ALREADY: _("You already follow: {name}"),

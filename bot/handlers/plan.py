@@ -9,10 +9,11 @@ from bot import plan_screens
 from bot.callbacks import FollowAction, OpenPlan
 from bot.db.models import TargetKind
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.following import follow_feedback
 from bot.i18n import _, current_language
 from bot.screens import View
 from bot.services import monitoring, subscriptions
-from bot.services.subscriptions import Change, Target
+from bot.services.subscriptions import Target
 
 MAX_QUERY_CHARS = 100
 
@@ -71,19 +72,9 @@ async def follow_action(update: Update, context: BotContext, action: FollowActio
     if item is None:
         await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
         return
-    await update.callback_query.answer(_follow_feedback(change, item.name(current_language())))
+    await update.callback_query.answer(follow_feedback(change, item.name(current_language())))
     if view is not None:
         await show_in_place(update, view)
-
-
-def _follow_feedback(change: Change, name: str) -> str:
-    messages = {
-        Change.ADDED: _("You now follow: {name}"),
-        Change.ALREADY: _("You already follow: {name}"),
-        Change.REMOVED: _("You no longer follow: {name}"),
-        Change.NOT_FOLLOWING: _("You were not following: {name}"),
-    }
-    return messages[change].format(name=name)
 
 
 def handlers() -> list:
