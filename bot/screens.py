@@ -324,6 +324,7 @@ def command_menu() -> list[tuple[str, str]]:
         ("mysubs", _("What I follow")),
         # The same handler answers both; each language shows its own word.
         ("piano" if current_language() == "it" else "plan", _("The plan's actions and progress")),
+        ("eventi" if current_language() == "it" else "events", _("Upcoming meetings and events")),
         ("language", _("Change language")),
         ("preferences", _("Instant updates or a digest, quiet hours")),
         ("feedback", _("Your opinion on the plan")),

@@ -207,6 +207,7 @@ async def test_command_menus_are_published_per_language(running_bot):
         "start",
         "mysubs",
         "piano",
+        "eventi",
         "language",
         "preferences",
         "feedback",
@@ -217,6 +218,7 @@ async def test_command_menus_are_published_per_language(running_bot):
     assert italian[1].description == "Cosa seguo"
     assert english[1].description == "What I follow"
     assert default[1].description == "Cosa seguo"  # DEFAULT_LANGUAGE is Italian
+    assert [c.command for c in english][2:4] == ["plan", "events"]
 
 
 async def test_stop_asks_for_confirmation_and_can_be_cancelled(sandbox, db):
