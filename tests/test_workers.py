@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,7 +75,10 @@ def test_workers_of_this_machine_whose_process_is_gone_are_known_dead():
 
 
 RECIPIENTS = 10_000
-TOTAL_RATE = 1000
+TELEGRAM_LIMIT = 1000  # what the stand-in enforces, like Telegram's paid broadcasts
+# The two workers share this rate. The stand-in runs in this test's event loop and counts
+# arrivals when it gets to them, so a loaded machine bunches them: 5% headroom absorbs that.
+TOTAL_RATE = 950
 
 
 async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_url, db, sandbox):
@@ -83,7 +87,9 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
     first_user = 5_000_000
     for user_id in range(first_user, first_user + RECIPIENTS):
         sandbox.user(user_id, language_code="it")
-    sandbox.set_flood_limits(global_per_second=TOTAL_RATE, per_chat_per_second=1)
+    sandbox.set_flood_limits(global_per_second=TELEGRAM_LIMIT, per_chat_per_second=1)
+    gc.collect()
+    gc.freeze()  # 10,000 users' objects: no full collection stalls the stand-in meanwhile
     async with db.transaction() as session:
         rows = range(first_user, first_user + RECIPIENTS)
         await session.execute(
@@ -108,10 +114,13 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
                 with_feedback=False,
             ),
         )
-    processes = [await start_deliver(database_url, sandbox, TOTAL_RATE) for _ in range(2)]
-    for process in processes:
-        _, errors = await asyncio.wait_for(process.communicate(), timeout=120)
-        assert process.returncode == 0, errors.decode()
+    try:
+        processes = [await start_deliver(database_url, sandbox, TOTAL_RATE) for _ in range(2)]
+        for process in processes:
+            _, errors = await asyncio.wait_for(process.communicate(), timeout=120)
+            assert process.returncode == 0, errors.decode()
+    finally:
+        gc.unfreeze()
 
     assert sandbox.count("sendMessage", ok=False) == 0  # the two together stayed within the limit
     assert sandbox.count("sendMessage", ok=True) == RECIPIENTS
