@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot import events_cli, feeds_cli, logs, monitoring_cli
+from bot import broadcast_cli, events_cli, feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
 from bot.services.plan import PlanDataError
 
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     feeds_cli.add_parser(commands)
     monitoring_cli.add_parser(commands)
     events_cli.add_parser(commands)
+    broadcast_cli.add_parser(commands)
     i18n = commands.add_parser("i18n", help="translations")
     i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
@@ -116,6 +117,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(feeds_cli.run(args, settings))
     if command == "events":
         return asyncio.run(events_cli.run(args, settings))
+    if command == "broadcast":
+        return asyncio.run(broadcast_cli.run(args, settings))
     if command == "monitoring":
         return asyncio.run(_monitoring(settings, args))
     if command == "i18n":

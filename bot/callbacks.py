@@ -167,6 +167,23 @@ class EventButton:
     choice: EventChoice
 
 
+# Staff broadcast wizard: `bc:<draft token>:<step>[:<value>]`; a scheduled one's cancel button.
+_TOKEN = re.compile(r"^[0-9a-f]{8,16}$")
+BROADCAST_STEPS = ("e", "s", "z", "l", "ok", "now", "at", "go", "x")
+
+
+@dataclass(frozen=True)
+class BroadcastButton:
+    token: str
+    step: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelScheduled:
+    notification_id: int
+
+
 CallbackAction = (
     Toggle
     | OpenScreen
@@ -182,6 +199,8 @@ CallbackAction = (
     | OpenPlan
     | FollowAction
     | EventButton
+    | BroadcastButton
+    | CancelScheduled
 )
 
 
@@ -245,6 +264,14 @@ def follow_action_data(follow: bool, action_code: str) -> str:
 
 def event_data(event_id: int, choice: EventChoice) -> str:
     return _checked(f"ev:{event_id}:{choice.value}")
+
+
+def broadcast_data(token: str, step: str, value: str | None = None) -> str:
+    return _checked(f"bc:{token}:{step}:{value}" if value else f"bc:{token}:{step}")
+
+
+def cancel_scheduled_data(notification_id: int) -> str:
+    return _checked(f"bcx:{notification_id}")
 
 
 def _checked(data: str) -> str:
@@ -378,7 +405,25 @@ def _parse_event(parts: list[str]) -> EventButton:
     return EventButton(int(event_id), EventChoice(choice))
 
 
+def _parse_broadcast(parts: list[str]) -> BroadcastButton:
+    token, step, *rest = parts
+    if not _TOKEN.match(token) or step not in BROADCAST_STEPS or len(rest) > 1:
+        raise ValueError(token)
+    if rest and not _ACTION_CODE.match(rest[0]):
+        raise ValueError(rest[0])
+    return BroadcastButton(token, step, rest[0] if rest else None)
+
+
+def _parse_cancel_scheduled(parts: list[str]) -> CancelScheduled:
+    (notification_id,) = parts
+    if not notification_id.isdigit() or len(notification_id) > 18:
+        raise ValueError(notification_id)
+    return CancelScheduled(int(notification_id))
+
+
 _PARSERS = {
+    "bc": _parse_broadcast,
+    "bcx": _parse_cancel_scheduled,
     "ev": _parse_event,
     "pl": _parse_plan,
     "cn": _parse_consent,

@@ -37,6 +37,9 @@ from bot.db.models import (
     RecordEntry,
     RecordEntryTag,
     SeenFeedItem,
+    StaffAction,
+    StaffInvite,
+    StaffMember,
     Subscriber,
     Subscription,
     Worker,
@@ -51,6 +54,9 @@ TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
 USER_TABLES = [
+    StaffAction,
+    StaffInvite,
+    StaffMember,
     Worker,
     EventRsvp,
     Event,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.handlers import (
+    broadcast,
     buttons,
     events,
     fallback,
+    feeds,
     following,
     members,
     participation,
@@ -15,6 +17,7 @@ from bot.handlers import (
     record_staff,
     staff,
     start,
+    stats,
 )
 from bot.handlers.context import BotApplication
 
@@ -28,6 +31,9 @@ def register(application: BotApplication) -> None:
         *events.handlers(),
         *preferences.handlers(),
         *staff.handlers(),
+        *broadcast.handlers(),
+        *stats.handlers(),
+        *feeds.handlers(),
         *record_staff.handlers(),
         *participation.command_handlers(),
         *privacy.handlers(),
@@ -40,4 +46,8 @@ def register(application: BotApplication) -> None:
         *fallback.handlers(),
     ]:
         application.add_handler(handler)
+    # Before everything (group -1): text typed into the broadcast wizard and monitoring files
+    # sent by staff; everything else passes through to group 0.
+    for handler in [*broadcast.input_handlers(), *feeds.input_handlers()]:
+        application.add_handler(handler, group=-1)
     application.add_error_handler(fallback.on_error)

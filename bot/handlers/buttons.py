@@ -12,6 +12,8 @@ from telegram.ext import CallbackQueryHandler
 
 from bot import callbacks
 from bot.callbacks import (
+    BroadcastButton,
+    CancelScheduled,
     ChooseLanguage,
     ChooseSubject,
     ConfirmForget,
@@ -29,6 +31,7 @@ from bot.callbacks import (
     Toggle,
 )
 from bot.handlers import (
+    broadcast,
     events,
     feedback,
     following,
@@ -82,6 +85,10 @@ async def on_button(update: Update, context: BotContext) -> None:
             await plan.follow_action(update, context, action)
         case EventButton():
             await events.on_event_button(update, context, action)
+        case BroadcastButton():
+            await broadcast.on_button(update, context, action)
+        case CancelScheduled():
+            await broadcast.cancel_scheduled(update, context, action)
 
 
 def handlers() -> list:

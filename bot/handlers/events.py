@@ -45,7 +45,7 @@ async def new_event_command(update: Update, context: BotContext) -> None:
     """Staff: `/newevent WHEN | TITLE | PLACE | zone=… strategy=…` publishes and announces."""
     line = (update.effective_message.text or "").partition(" ")[2].strip()
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             views = [event_screens.staff_only()]
         elif not line:
             views = [event_screens.new_event_usage()]

@@ -1,6 +1,6 @@
 """Staff commands on the participation record: /export, /summary, /hide, /unhide, /answer, /verify.
 
-For now the staff are the administrators listed in ADMIN_IDS.
+Staff are decided by `bot.services.staff` (administrators and granted staff).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     """/export [csv|xlsx] [from=DATE] [to=DATE] [strategy=S1] [action=A] [zone=tigullio]"""
     document = None
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         else:
             try:
@@ -71,7 +71,7 @@ def _export_usage(wrong: str) -> str:
 
 async def summary_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         else:
             try:
@@ -103,7 +103,7 @@ async def hide_command(update: Update, context: BotContext) -> None:
     """/hide REFERENCE reason: the entry stays in the record, marked hidden."""
     words = _arguments(update, 2)
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         elif not words:
             view = View(_("Usage: /hide P-2026-00042 reason"))
@@ -131,7 +131,7 @@ def _no_entry(reference: str) -> str:
 async def unhide_command(update: Update, context: BotContext) -> None:
     words = _arguments(update, 1)
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         elif not words:
             view = View(_("Usage: /unhide P-2026-00042"))
@@ -161,7 +161,7 @@ async def answer_command(update: Update, context: BotContext) -> None:
     words = _arguments(update, 2)
     answer = None
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         elif len(words) < 2:
             view = View(_("Usage: /answer P-2026-00042 your answer"))
@@ -229,7 +229,7 @@ async def verify_command(update: Update, context: BotContext) -> None:
     """/verify PSEUDONYM [off]: the declared organisation is (no longer) verified."""
     words = context.args
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
+        if not await is_staff(convo, update, context):
             view = _refused()
         elif not words or len(words) > 2 or (len(words) == 2 and words[1] != "off"):
             view = View(_("Usage: /verify u-0123456789 [off]"))

@@ -1,4 +1,8 @@
-"""Staff commands. For now staff are the administrators listed in ADMIN_IDS."""
+"""Staff commands: /deliveries, and /staff (administrators grant and revoke staff rights).
+
+Who is staff is decided by `bot.services.staff`: the administrators of ADMIN_IDS and whoever
+they granted, by user id or by a one-time invite link.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,29 @@ from html import escape
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
+from bot.db.models import utcnow
 from bot.delivery.render import title_of
-from bot.handlers.context import BotContext, conversation, reply
+from bot.handlers.context import BotContext, Conversation, conversation, reply
 from bot.i18n import _, current_language, format_datetime, format_number
 from bot.screens import View
-from bot.services import outbox
+from bot.services import outbox, staff
+from bot.services.staff import InviteOutcome
 
 
-def is_staff(update: Update, context: BotContext) -> bool:
-    return update.effective_user.id in context.bot_data.settings.admin_ids
+async def is_staff(convo: Conversation, update: Update, context: BotContext) -> bool:
+    admin_ids = context.bot_data.settings.admin_ids
+    return await staff.is_staff(convo.session, update.effective_user.id, admin_ids)
+
+
+def refused() -> View:
+    return View(_("This command is reserved to the staff of the plan's office."))
 
 
 async def deliveries_command(update: Update, context: BotContext) -> None:
     """/deliveries [ID]: delivery figures of one notification, or of the latest five."""
     async with conversation(update, context) as convo:
-        if not is_staff(update, context):
-            view = View(_("This command is reserved to the staff of the plan's office."))
+        if not await is_staff(convo, update, context):
+            view = refused()
         else:
             view = await _deliveries_view(convo.session, context.args)
     await reply(update, view)
@@ -66,6 +77,79 @@ def _waiting_merged(counts: dict[str, int]) -> dict[str, int]:
     return merged
 
 
+async def staff_command(update: Update, context: BotContext) -> None:
+    """/staff list | grant ID | revoke ID | invite — administrators only."""
+    args = context.args or []
+    async with conversation(update, context) as convo:
+        actor = update.effective_user.id
+        if not await is_staff(convo, update, context):
+            view = refused()
+        elif not staff.is_admin(actor, context.bot_data.settings.admin_ids):
+            view = View(_("Only the administrators can manage the staff."))
+        else:
+            view = await _staff_view(convo, args, actor, context.bot.username)
+    await reply(update, view)
+
+
+async def _staff_view(convo: Conversation, args: list[str], actor: int, bot_name: str) -> View:
+    session, now = convo.session, utcnow()
+    action = args[0] if args else "list"
+    if action == "list" and len(args) <= 1:
+        return _staff_list(await staff.list_staff(session))
+    if action == "invite" and len(args) == 1:
+        invite = await staff.create_invite(session, actor, now)
+        link = f"https://t.me/{bot_name}?start={staff.INVITE_PREFIX}{invite.code}"
+        text = _(
+            "One-time staff invite, valid until {time}:\n{link}\n"
+            "Whoever opens it first becomes staff."
+        )
+        return View(text.format(time=format_datetime(invite.expires_at, "short"), link=link))
+    if action in ("grant", "revoke") and len(args) == 2 and args[1].isdigit():
+        return await _grant_or_revoke(session, action, actor, int(args[1]), now)
+    return View(
+        _("Usage: /staff list | /staff grant USER_ID | /staff revoke USER_ID | /staff invite")
+    )
+
+
+async def _grant_or_revoke(session, action: str, actor: int, user_id: int, now) -> View:
+    if action == "grant":
+        changed = await staff.grant(session, actor, user_id, now)
+        text = _("{id} is now staff.") if changed else _("{id} was already staff.")
+    else:
+        changed = await staff.revoke(session, actor, user_id, now)
+        text = _("{id} is no longer staff.") if changed else _("{id} was not staff.")
+    return View(text.format(id=user_id))
+
+
+def _staff_list(members) -> View:
+    if not members:
+        return View(_("No staff member has been granted yet (administrators are always staff)."))
+    lines = [_("<b>Staff</b>")]
+    for member in members:
+        since = format_datetime(member.granted_at, "short")
+        lines.append(
+            _("• {id}, since {time} (granted by {by})").format(
+                id=member.telegram_user_id, time=since, by=member.granted_by
+            )
+        )
+    return View("\n".join(lines))
+
+
+async def accept_invite(convo: Conversation, code: str) -> str:
+    """The text answering `/start staff_<code>`."""
+    user_id = convo.subscriber.telegram_user_id
+    outcome = await staff.accept_invite(convo.session, code, user_id, utcnow())
+    return {
+        InviteOutcome.ACCEPTED: _("Welcome to the staff of the plan's office."),
+        InviteOutcome.UNKNOWN: _("This staff invite is not valid."),
+        InviteOutcome.USED: _("This staff invite has already been used."),
+        InviteOutcome.EXPIRED: _("This staff invite has expired."),
+    }[outcome]
+
+
 def handlers() -> list:
     private = filters.ChatType.PRIVATE
-    return [CommandHandler(["deliveries", "consegne"], deliveries_command, filters=private)]
+    return [
+        CommandHandler(["deliveries", "consegne"], deliveries_command, filters=private),
+        CommandHandler("staff", staff_command, filters=private),
+    ]

@@ -9,9 +9,11 @@ from telegram.ext import CommandHandler, filters
 
 from bot import screens
 from bot.callbacks import ChooseLanguage
+from bot.handlers import staff
 from bot.handlers.context import BotContext, conversation, reply, show_in_place
 from bot.i18n import _, current_language, set_locale, use_locale
 from bot.screens import View
+from bot.services import staff as staff_roles
 from bot.services import subscriptions
 from bot.services.subscriptions import Change, UnknownTarget
 
@@ -21,7 +23,10 @@ async def start(update: Update, context: BotContext) -> None:
     notice = None
     async with conversation(update, context) as convo:
         welcome = screens.welcome(update.effective_user.first_name, returning=not convo.is_new)
-        if payload:
+        invite_code = staff_roles.invite_code(payload) if payload else None
+        if invite_code:
+            notice = await staff.accept_invite(convo, invite_code)
+        elif payload:
             notice = await _follow_from_link(convo, payload)
     if notice:
         await reply(update, View(notice))

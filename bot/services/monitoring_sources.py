@@ -62,17 +62,22 @@ def normalize_key(key: object) -> str:
 
 def read_file(path: Path) -> list[RawRecord]:
     """The records of one file, by its suffix: .csv, .xlsx, .json, .yaml/.yml."""
-    suffix = path.suffix.lower()
     try:
         content = path.read_bytes()
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from error
+    return read_named(content, path.name)
+
+
+def read_named(content: bytes, name: str) -> list[RawRecord]:
+    """The records of a file's bytes, by its name's suffix (an upload, a file read)."""
+    suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
-        return read_xlsx(content, path.name)
+        return read_xlsx(content, name)
     kinds = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
     if suffix not in kinds:
-        raise SourceError(f"{path.name}: unsupported file type; use .csv, .xlsx, .json or .yaml")
-    return read_bytes(content, kinds[suffix], path.name)
+        raise SourceError(f"{name}: unsupported file type; use .csv, .xlsx, .json or .yaml")
+    return read_bytes(content, kinds[suffix], name)
 
 
 def read_bytes(content: bytes, kind: str, name: str) -> list[RawRecord]:

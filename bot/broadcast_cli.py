@@ -1,0 +1,108 @@
+"""`python -m bot broadcast …`: staff broadcasts from the command line.
+
+    broadcast --text "…" [--zone tigullio] [--strategy S1] [--comune 010025] [--action A1]
+              [--language it] [--at "2026-12-01 09:00"]      (no target: everyone)
+    broadcast list                                             (scheduled, not yet sent)
+    broadcast cancel ID
+
+Times are Rome times. Bad input gives one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+
+from bot.config import Settings
+from bot.db.engine import Database
+from bot.db.models import TargetKind, utcnow
+from bot.i18n import TIMEZONE
+from bot.services import broadcasts, staff
+from bot.services.broadcasts import Audience, BroadcastError
+
+EXIT_BAD_INPUT = 2
+CLI_ACTOR = 0  # the audit log's actor for the command line
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("broadcast", help="send or schedule a staff broadcast")
+    parser.add_argument("action", nargs="*", metavar="list | cancel ID")
+    parser.add_argument("--text", help="the message, in Telegram HTML")
+    for kind in ("zone", "strategy", "comune", "action"):
+        parser.add_argument(f"--{kind}", action="append", default=[], metavar="ID")
+    parser.add_argument("--language", choices=["it", "en"])
+    parser.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="Rome time; default now")
+
+
+def audience_of(args: argparse.Namespace) -> Audience:
+    targets = {
+        (kind.value, value.upper() if kind is TargetKind.STRATEGY else value)
+        for kind in TargetKind
+        for value in getattr(args, kind.value)
+    }
+    return Audience(everyone=not targets, targets=targets, language=args.language)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import prepare_database
+
+    db = await prepare_database(settings)
+    try:
+        return await _dispatch(args, db)
+    except BroadcastError as error:
+        print(f"psm-bot broadcast: not a future Rome time: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        await db.dispose()
+
+
+async def _dispatch(args: argparse.Namespace, db: Database) -> int:
+    if args.action == ["list"]:
+        return await _list(db)
+    if len(args.action) == 2 and args.action[0] == "cancel" and args.action[1].isdigit():
+        return await _cancel(db, int(args.action[1]))
+    if not args.action and args.text:
+        return await _send(db, args)
+    print("psm-bot broadcast: use --text, list, or cancel ID", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+async def _send(db: Database, args: argparse.Namespace) -> int:
+    now = utcnow()
+    at = broadcasts.parse_time(args.at, now) if args.at else None
+    audience = audience_of(args)
+    async with db.transaction() as session:
+        count = await broadcasts.count_recipients(session, audience)
+        notification, _created = await broadcasts.enqueue(
+            session, secrets.token_hex(4), args.text, audience, at
+        )
+        staff.audit(session, CLI_ACTOR, "broadcast", now, notification_id=notification.id)
+    when = at.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M") if at else "now"
+    print(f"broadcast {notification.id}: {count} recipients, {when}")
+    return 0
+
+
+async def _list(db: Database) -> int:
+    async with db.transaction() as session:
+        rows = await broadcasts.scheduled(session, utcnow())
+    for row in rows:
+        when = row.not_before.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+        print(f"{row.id}  {when}  {row.payload.get('title', '')}")
+    if not rows:
+        print("no scheduled broadcasts")
+    return 0
+
+
+async def _cancel(db: Database, notification_id: int) -> int:
+    async with db.transaction() as session:
+        cancelled = await broadcasts.cancel(session, notification_id)
+        if cancelled:
+            staff.audit(
+                session, CLI_ACTOR, "cancel_broadcast", utcnow(), notification_id=notification_id
+            )
+    if not cancelled:
+        print(f"psm-bot broadcast: {notification_id} is not a scheduled broadcast", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"broadcast {notification_id} cancelled")
+    return 0

@@ -1,0 +1,154 @@
+"""Staff manage feeds and import monitoring data from Telegram.
+
+/feeds lists them with status and last error; /feeds add URL [zone=… strategy=…],
+/feeds pause|resume|remove ID. A monitoring spreadsheet (.xlsx/.csv/.json/.yaml) sent as a
+document by staff is imported: problems with their line, or what changed.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
+
+from bot.db.models import Feed, utcnow
+from bot.handlers.context import BotContext, Conversation, conversation, reply
+from bot.handlers.staff import is_staff, refused
+from bot.i18n import _, format_datetime, format_number
+from bot.screens import View
+from bot.services import feed_registry, monitoring, staff
+from bot.services.feed_registry import FeedError, FeedSpec
+from bot.services.monitoring_remote import today_in_rome
+from bot.services.monitoring_sources import SourceError, read_named
+from bot.services.monitoring_validate import InvalidDataset
+
+MONITORING_SUFFIXES = (".xlsx", ".csv", ".json", ".yaml", ".yml")
+MAX_LISTED = 20
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+async def feeds_command(update: Update, context: BotContext) -> None:
+    args = context.args or []
+    async with conversation(update, context) as convo:
+        if not await is_staff(convo, update, context):
+            view = refused()
+        else:
+            try:
+                view = await _feeds_action(convo, args)
+            except FeedError as error:
+                view = View(_("Not done: {reason}").format(reason=escape(str(error))))
+    await reply(update, view)
+
+
+async def _feeds_action(convo: Conversation, args: list[str]) -> View:
+    session, now, actor = convo.session, utcnow(), convo.subscriber.telegram_user_id
+    action = args[0] if args else "list"
+    if action == "list" and len(args) <= 1:
+        return _feed_list(await feed_registry.list_feeds(session))
+    if action == "add" and len(args) >= 2:
+        feed = await feed_registry.add_feed(session, _spec(args[1], args[2:]), now=now)
+        staff.audit(session, actor, "feed_add", now, feed_id=feed.id, url=feed.url)
+        return View(_("Feed #{id} added: {url}").format(id=feed.id, url=escape(feed.url)))
+    if action in ("pause", "resume", "remove") and len(args) == 2 and args[1].isdigit():
+        feed_id = int(args[1])
+        if action == "pause":
+            await feed_registry.pause_feed(session, feed_id, now=now)
+            text = _("Feed #{id} paused.")
+        elif action == "resume":
+            await feed_registry.resume_feed(session, feed_id, now=now)
+            text = _("Feed #{id} resumed.")
+        else:
+            await feed_registry.remove_feed(session, feed_id)
+            text = _("Feed #{id} removed.")
+        staff.audit(session, actor, f"feed_{action}", now, feed_id=feed_id)
+        return View(text.format(id=feed_id))
+    return View(
+        _(
+            "Usage: /feeds [list] | /feeds add URL [zone=ID] [strategy=ID] | "
+            "/feeds pause ID | /feeds resume ID | /feeds remove ID"
+        )
+    )
+
+
+def _spec(url: str, options: list[str]) -> FeedSpec:
+    pairs = [option.partition("=") for option in options]
+    if any(not value or name not in ("zone", "strategy") for name, _eq, value in pairs):
+        raise FeedError("options are zone=ID and strategy=ID")
+    return FeedSpec(
+        url=url,
+        zones=tuple(value for name, _eq, value in pairs if name == "zone"),
+        strategies=tuple(value.upper() for name, _eq, value in pairs if name == "strategy"),
+    )
+
+
+def _feed_list(feeds: list[Feed]) -> View:
+    if not feeds:
+        return View(_("No feed is registered. Add one with /feeds add URL"))
+    lines = [_("<b>Feeds</b>")]
+    for feed in feeds:
+        status = _("paused") if feed.paused else _("active")
+        polled = format_datetime(feed.last_polled_at, "short") if feed.last_polled_at else "—"
+        line = f"#{feed.id} {escape(feed.title or feed.url)} · {status} · {polled}"
+        if feed.last_error:
+            line += "\n   " + _("last error: {error}").format(error=escape(feed.last_error))
+        lines.append(line)
+    return View("\n".join(lines))
+
+
+async def on_document(update: Update, context: BotContext) -> None:
+    """A staff member's monitoring file is imported; any other document goes on as usual."""
+    document = update.effective_message.document
+    name = document.file_name or ""
+    if not name.lower().endswith(MONITORING_SUFFIXES):
+        return
+    async with context.bot_data.db.transaction() as session:
+        admin_ids = context.bot_data.settings.admin_ids
+        if not await staff.is_staff(session, update.effective_user.id, admin_ids):
+            return
+    if (document.file_size or 0) > MAX_UPLOAD_BYTES:
+        await reply(update, View(_("The file is too large (at most 5 MB).")))
+        raise ApplicationHandlerStop
+    content = bytes(await (await document.get_file()).download_as_bytearray())
+    async with conversation(update, context) as convo:
+        view = await _import(convo, content, name)
+    await reply(update, view)
+    raise ApplicationHandlerStop
+
+
+async def _import(convo: Conversation, content: bytes, name: str) -> View:
+    try:
+        async with convo.session.begin_nested():
+            records = read_named(content, name)
+            report = await monitoring.import_records(convo.session, records, today=today_in_rome())
+    except SourceError as error:
+        return View(_("Nothing imported: {reason}").format(reason=escape(str(error))))
+    except InvalidDataset as invalid:
+        return _problems_view(invalid)
+    now, actor = utcnow(), convo.subscriber.telegram_user_id
+    staff.audit(
+        convo.session, actor, "monitoring_import", now, file=name, changes=len(report.changes)
+    )
+    lines = [_("<b>Imported {name}</b>").format(name=escape(name)), escape(report.summary())]
+    lines += [
+        f"• {change.kind.value}: {escape(change.source_key)}"
+        for change in report.changes[:MAX_LISTED]
+    ]
+    if not report.changes:
+        lines.append(_("Nothing changed."))
+    return View("\n".join(lines))
+
+
+def _problems_view(invalid: InvalidDataset) -> View:
+    count = format_number(len(invalid.errors))
+    lines = [_("<b>Nothing imported</b>: {count} problem(s).").format(count=count)]
+    lines += [f"• {escape(str(error))}" for error in invalid.errors[:MAX_LISTED]]
+    return View("\n".join(lines))
+
+
+def handlers() -> list:
+    return [CommandHandler(["feeds", "fonti"], feeds_command, filters.ChatType.PRIVATE)]
+
+
+def input_handlers() -> list:
+    return [MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, on_document)]

@@ -1,0 +1,58 @@
+"""/stats for the staff: a short summary, PNG charts and the same figures as CSV."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InputFile, Update
+from telegram.ext import CommandHandler, filters
+
+from bot import stats_charts
+from bot.db.models import utcnow
+from bot.handlers.context import BotContext, conversation, reply
+from bot.handlers.staff import is_staff, refused
+from bot.i18n import TIMEZONE, _, format_number
+from bot.services import statistics
+from bot.services.statistics import Statistics
+
+
+def _summary(stats: Statistics) -> str:
+    counts = stats.deliveries
+    return _(
+        "<b>Statistics</b>\nActive subscribers: {subscribers}\n"
+        "Deliveries: {sent} sent, {failed} failed ({blocked} blocked the bot)\n"
+        "Feedback entries on the top subjects: {feedback}"
+    ).format(
+        subscribers=format_number(stats.active_subscribers),
+        sent=format_number(counts["sent"]),
+        failed=format_number(counts["failed"]),
+        blocked=format_number(counts["blocked"]),
+        feedback=format_number(sum(count for _subject, count in stats.feedback_by_subject)),
+    )
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    stats = None
+    async with conversation(update, context) as convo:
+        if await is_staff(convo, update, context):
+            stats = await statistics.compute(convo.session)
+            text = _summary(stats)
+            caption = _("Statistics as CSV (section, key, value).")
+        else:
+            view = refused()
+    if stats is None:
+        await reply(update, view)
+        return
+    charts = await asyncio.to_thread(stats_charts.draw, stats)
+    chat = update.effective_chat
+    await chat.send_message(text, parse_mode="HTML")
+    for name, png in charts:
+        await chat.send_photo(InputFile(png, filename=name))
+    day = utcnow().astimezone(TIMEZONE).date().isoformat()
+    await chat.send_document(
+        InputFile(statistics.to_csv(stats), filename=f"psm-statistics-{day}.csv"), caption=caption
+    )
+
+
+def handlers() -> list:
+    return [CommandHandler(["stats", "statistiche"], stats_command, filters.ChatType.PRIVATE)]
