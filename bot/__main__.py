@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from bot import broadcast_cli, events_cli, feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
+from bot.runtime import prepare_database
 from bot.services.plan import PlanDataError
 
 
@@ -143,7 +144,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     deployment = Deployment(receive=receive, sends=not args.web_only)
     if receive == "webhook":
         settings.require_webhook()
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     metrics = Metrics()
     application = build_application(settings, db, metrics=metrics)
     sender = build_sender(settings, db, metrics=metrics)
@@ -164,7 +165,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _deliver(settings: Settings, wait_s: float) -> int:
     from bot.app import build_sender
 
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     sender = build_sender(settings, db)
     try:
         async with sender.bot:
@@ -181,7 +182,7 @@ async def _deliver(settings: Settings, wait_s: float) -> int:
 async def _stats(settings: Settings, notification_id: int | None) -> int:
     from bot.services import outbox
 
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     try:
         async with db.transaction() as session:
             counts = await outbox.stats(session, notification_id)
@@ -193,7 +194,7 @@ async def _stats(settings: Settings, notification_id: int | None) -> int:
 
 
 async def _monitoring(settings: Settings, args: argparse.Namespace) -> int:
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     try:
         return await monitoring_cli.run(args, settings, db)
     finally:
@@ -201,23 +202,10 @@ async def _monitoring(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db(settings: Settings, action: str) -> int:
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     await db.dispose()
     print(f"database ready ({action}): {settings.database_url}")
     return 0
-
-
-async def _prepared(settings: Settings):
-    from sqlalchemy.exc import OperationalError
-
-    from bot.runtime import prepare_database
-
-    try:
-        return await prepare_database(settings)
-    except OperationalError as error:
-        raise ConfigError(
-            f"cannot reach the database at DATABASE_URL: {error.orig or error}".splitlines()[0]
-        ) from error
 
 
 if __name__ == "__main__":

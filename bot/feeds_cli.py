@@ -19,9 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import Feed, utcnow
+from bot.runtime import prepare_database
 from bot.services import feed_registry
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollReport, active_feed_ids
 from bot.services.feed_registry import FeedError, FeedSpec
@@ -98,7 +99,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     action = _ACTIONS[args.feeds_command]
     try:
         opml = _read_opml(args.file) if args.feeds_command == "import-opml" else None
-        db = await _prepared(settings)
+        db = await prepare_database(settings)
         try:
             return await action(_Context(args, settings, db, opml))
         finally:
@@ -120,19 +121,6 @@ class _Context:
     @property
     def tz(self) -> ZoneInfo:
         return self.settings.tz
-
-
-async def _prepared(settings: Settings) -> Database:
-    from sqlalchemy.exc import OperationalError
-
-    from bot.runtime import prepare_database
-
-    try:
-        return await prepare_database(settings)
-    except OperationalError as error:
-        raise ConfigError(
-            f"cannot reach the database at DATABASE_URL: {error.orig or error}".splitlines()[0]
-        ) from error
 
 
 def _read_opml(path: Path) -> bytes:

@@ -17,9 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import utcnow
+from bot.runtime import prepare_database
 from bot.services import record
 from bot.services.record import Format, RecordFilter
 
@@ -70,7 +71,7 @@ def record_filter(args: argparse.Namespace) -> RecordFilter:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    db = await _prepared(settings)
+    db = await prepare_database(settings)
     try:
         return await execute(args, db, sys.stdout.buffer)
     finally:
@@ -141,16 +142,3 @@ _ACTIONS = {
     "unhide": _unhide,
     "verify": _verify,
 }
-
-
-async def _prepared(settings: Settings) -> Database:
-    from sqlalchemy.exc import OperationalError
-
-    from bot.runtime import prepare_database
-
-    try:
-        return await prepare_database(settings)
-    except OperationalError as error:
-        raise ConfigError(
-            f"cannot reach the database at DATABASE_URL: {error.orig or error}".splitlines()[0]
-        ) from error

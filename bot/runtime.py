@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.db import migrate
 from bot.db.engine import Database
 from bot.delivery.sender import Sender
@@ -27,8 +28,15 @@ log = logging.getLogger(__name__)
 async def prepare_database(
     settings: Settings, plan_file: Path = plan.DEFAULT_PLAN_FILE
 ) -> Database:
-    """Migrate to the latest schema and seed the plan's reference data (idempotent)."""
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    """Migrate to the latest schema and seed the plan's reference data (idempotent).
+
+    An unreachable database is a configuration problem: one line, no traceback.
+    """
+    try:
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    except OperationalError as error:
+        reason = str(error.orig or error).splitlines()[0]
+        raise ConfigError(f"cannot reach the database at DATABASE_URL: {reason}") from error
     db = Database(settings.database_url)
     plan_data = plan.load_plan(plan_file)
     async with db.transaction() as session:
