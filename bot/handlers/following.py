@@ -12,7 +12,7 @@ from bot.handlers.context import BotContext, Conversation, conversation, reply, 
 from bot.i18n import _, current_language, ngettext
 from bot.screens import View
 from bot.services import subscriptions
-from bot.services.subscriptions import Change, Target, UnknownTarget
+from bot.services.subscriptions import Change, FollowedItem, Target
 
 
 async def my_subscriptions_command(update: Update, context: BotContext) -> None:
@@ -40,20 +40,23 @@ async def open_screen(update: Update, context: BotContext, action: OpenScreen) -
 async def toggle(update: Update, context: BotContext, action: Toggle) -> None:
     target = Target(action.kind, action.target_id)
     async with conversation(update, context) as convo:
-        try:
-            item = await subscriptions.describe_target(convo.session, target)
-        except UnknownTarget:
-            item = None
-        if item is not None:
-            if action.follow:
-                change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
-            else:
-                change = await subscriptions.unsubscribe(convo.session, convo.subscriber, target)
-            zone_id = await _zone_of(convo, target)
-            view = await _render(convo, action.screen, zone_id)
-    if item is None:
+        outcome = await subscriptions.set_following(
+            convo.session, convo.subscriber, target, action.follow
+        )
+        view = None
+        if outcome is not None:
+            view = await _render(convo, action.screen, await _zone_of(convo, target))
+    await answer_follow(update, outcome, view)
+
+
+async def answer_follow(
+    update: Update, outcome: tuple[FollowedItem, Change] | None, view: View | None
+) -> None:
+    """Tell what changed (or that the item is gone), then redraw the screen."""
+    if outcome is None:
         await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
         return
+    item, change = outcome
     await update.callback_query.answer(follow_feedback(change, item.name(current_language())))
     if view is not None:
         await show_in_place(update, view)

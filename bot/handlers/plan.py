@@ -9,8 +9,8 @@ from bot import plan_screens
 from bot.callbacks import FollowAction, OpenPlan
 from bot.db.models import TargetKind
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
-from bot.handlers.following import follow_feedback
-from bot.i18n import _, current_language
+from bot.handlers.following import answer_follow
+from bot.i18n import _
 from bot.screens import View
 from bot.services import monitoring, subscriptions
 from bot.services.subscriptions import Target
@@ -59,22 +59,11 @@ async def open_plan(update: Update, context: BotContext, action: OpenPlan) -> No
 async def follow_action(update: Update, context: BotContext, action: FollowAction) -> None:
     target = Target(TargetKind.ACTION, action.action_code)
     async with conversation(update, context) as convo:
-        try:
-            item = await subscriptions.describe_target(convo.session, target)
-        except subscriptions.UnknownTarget:
-            item = None
-        if item is not None:
-            if action.follow:
-                change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
-            else:
-                change = await subscriptions.unsubscribe(convo.session, convo.subscriber, target)
-            view = await _card(convo, action.action_code)
-    if item is None:
-        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
-        return
-    await update.callback_query.answer(follow_feedback(change, item.name(current_language())))
-    if view is not None:
-        await show_in_place(update, view)
+        outcome = await subscriptions.set_following(
+            convo.session, convo.subscriber, target, action.follow
+        )
+        view = await _card(convo, action.action_code) if outcome is not None else None
+    await answer_follow(update, outcome, view)
 
 
 def handlers() -> list:

@@ -171,6 +171,19 @@ async def unsubscribe(session: AsyncSession, subscriber: Subscriber, target: Tar
     return Change.REMOVED
 
 
+async def set_following(
+    session: AsyncSession, subscriber: Subscriber, target: Target, follow: bool
+) -> tuple[FollowedItem, Change] | None:
+    """Follow or stop following; None when the target does not exist (stale or forged)."""
+    try:
+        item = await describe_target(session, target)
+    except UnknownTarget:
+        return None
+    if follow:
+        return item, await subscribe(session, subscriber, target)
+    return item, await unsubscribe(session, subscriber, target)
+
+
 async def unsubscribe_all(session: AsyncSession, subscriber: Subscriber) -> int:
     result = await session.execute(
         delete(Subscription).where(Subscription.subscriber_id == subscriber.id)
