@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import ForceReply, Update
 
 from bot import participation_screens as pscreens
 from bot.callbacks import Consent, Feedback, Reaction
 from bot.db.models import PromptPurpose, utcnow
-from bot.handlers.context import BotContext, conversation, reply, show_in_place
+from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.i18n import _, current_language
 from bot.screens import View
 from bot.services import participation, subjects
@@ -42,15 +44,28 @@ def _reaction_answer(outcome: ReactionOutcome) -> str:
 
 
 async def _comment_on_delivery(update: Update, context: BotContext, delivery_id: int) -> None:
+    async def owned_delivery(convo: Conversation) -> subjects.Subject | None:
+        return await subjects.of_owned_delivery(convo.session, convo.subscriber.id, delivery_id)
+
+    await ask_about(update, context, owned_delivery, _("This button is no longer valid."))
+
+
+async def ask_about(
+    update: Update,
+    context: BotContext,
+    find_subject: Callable[[Conversation], Awaitable[subjects.Subject | None]],
+    missing_text: str,
+) -> None:
+    """A button chose what to comment on: ask for the comment (or consent first)."""
     async with conversation(update, context) as convo:
-        subject = await subjects.of_owned_delivery(convo.session, convo.subscriber.id, delivery_id)
+        subject = await find_subject(convo)
         if subject is not None:
             request = await participation.ask_for_comment(
                 convo.session, convo.subscriber, subject, utcnow()
             )
             name = subject.name(current_language())
     if subject is None:
-        await update.callback_query.answer(_("This button is no longer valid."), show_alert=True)
+        await update.callback_query.answer(missing_text, show_alert=True)
         return
     await update.callback_query.answer()
     await ask_comment_or_consent(update, context, request, name)

@@ -12,7 +12,7 @@ from bot import participation_screens as pscreens
 from bot.callbacks import ChooseSubject, FeedbackMenu, OpenFeedbackMenu
 from bot.db.models import utcnow
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
-from bot.handlers.feedback import ask_comment_or_consent
+from bot.handlers.feedback import ask_about
 from bot.i18n import _, current_language
 from bot.screens import View
 from bot.services import participation, subjects
@@ -38,18 +38,10 @@ async def open_feedback_menu(update: Update, context: BotContext, action: OpenFe
 
 
 async def choose_subject(update: Update, context: BotContext, action: ChooseSubject) -> None:
-    async with conversation(update, context) as convo:
-        subject = await subjects.chosen(convo.session, action.kind, action.subject_id)
-        if subject is not None:
-            request = await participation.ask_for_comment(
-                convo.session, convo.subscriber, subject, utcnow()
-            )
-            name = subject.name(current_language())
-    if subject is None:
-        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
-        return
-    await update.callback_query.answer()
-    await ask_comment_or_consent(update, context, request, name)
+    async def chosen(convo: Conversation) -> subjects.Subject | None:
+        return await subjects.chosen(convo.session, action.kind, action.subject_id)
+
+    await ask_about(update, context, chosen, _("This item no longer exists."))
 
 
 def _replied_bot_message(message: Message, bot_id: int) -> int | None:
