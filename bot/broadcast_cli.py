@@ -1,7 +1,8 @@
 """`python -m bot broadcast …`: staff broadcasts from the command line.
 
     broadcast --text "…" [--zone tigullio] [--strategy S1] [--comune 010025] [--action A1]
-              [--language it] [--at "2026-12-01 09:00"]      (no target: everyone)
+              [--category comune] [--language it] [--at "2026-12-01 09:00"]
+              [--photo URL | --document URL]               (no target: everyone)
     broadcast list                                             (scheduled, not yet sent)
     broadcast cancel ID
 
@@ -11,18 +12,22 @@ Times are Rome times. Bad input gives one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import TargetKind, utcnow
 from bot.i18n import TIMEZONE
 from bot.services import broadcasts, staff
-from bot.services.broadcasts import Audience, BroadcastError
+from bot.services.broadcasts import Audience, BroadcastError, Media
 
 EXIT_BAD_INPUT = 2
 CLI_ACTOR = 0  # the audit log's actor for the command line
+_FILE_REFERENCE = re.compile(r"^(https://\S+|[A-Za-z0-9_-]{20,255})$")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +36,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--text", help="the message, in Telegram HTML")
     for kind in ("zone", "strategy", "comune", "action"):
         parser.add_argument(f"--{kind}", action="append", default=[], metavar="ID")
+    parser.add_argument(
+        "--category",
+        action="append",
+        default=[],
+        choices=broadcasts.CATEGORIES,
+        help="only participants who declared this stakeholder category",
+    )
     parser.add_argument("--language", choices=["it", "en"])
+    media = parser.add_mutually_exclusive_group()
+    media.add_argument("--photo", metavar="URL", help="an https URL or a Telegram file id")
+    media.add_argument("--document", metavar="URL", help="an https URL or a Telegram file id")
     parser.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="Rome time; default now")
 
 
@@ -41,7 +56,20 @@ def audience_of(args: argparse.Namespace) -> Audience:
         for kind in TargetKind
         for value in getattr(args, kind.value)
     }
-    return Audience(everyone=not targets, targets=targets, language=args.language)
+    return Audience(
+        everyone=not targets, targets=targets, language=args.language, categories=set(args.category)
+    )
+
+
+def media_of(args: argparse.Namespace) -> Media | None:
+    """A photo or document by URL or file id: a local file has no file id until uploaded."""
+    kind, reference = ("photo", args.photo) if args.photo else ("document", args.document)
+    if not reference:
+        return None
+    if Path(reference).exists() or not _FILE_REFERENCE.match(reference):
+        raise BroadcastError(f"{reference}: give an https URL or a Telegram file id")
+    name = reference.rsplit("/", 1)[-1] if reference.startswith("https://") else None
+    return Media(kind, reference, name)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,7 +79,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return await _dispatch(args, db)
     except BroadcastError as error:
-        print(f"psm-bot broadcast: not a future Rome time: {error}", file=sys.stderr)
+        print(f"psm-bot broadcast: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         await db.dispose()
@@ -62,7 +90,7 @@ async def _dispatch(args: argparse.Namespace, db: Database) -> int:
         return await _list(db)
     if len(args.action) == 2 and args.action[0] == "cancel" and args.action[1].isdigit():
         return await _cancel(db, int(args.action[1]))
-    if not args.action and args.text:
+    if not args.action and (args.text or args.photo or args.document):
         return await _send(db, args)
     print("psm-bot broadcast: use --text, list, or cancel ID", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -70,17 +98,24 @@ async def _dispatch(args: argparse.Namespace, db: Database) -> int:
 
 async def _send(db: Database, args: argparse.Namespace) -> int:
     now = utcnow()
-    at = broadcasts.parse_time(args.at, now) if args.at else None
-    audience = audience_of(args)
+    at = _future_time(args.at, now) if args.at else None
+    audience, media = audience_of(args), media_of(args)
     async with db.transaction() as session:
         count = await broadcasts.count_recipients(session, audience)
         notification, _created = await broadcasts.enqueue(
-            session, secrets.token_hex(4), args.text, audience, at
+            session, secrets.token_hex(4), args.text or "", audience, at, media
         )
         staff.audit(session, CLI_ACTOR, "broadcast", now, notification_id=notification.id)
     when = at.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M") if at else "now"
     print(f"broadcast {notification.id}: {count} recipients, {when}")
     return 0
+
+
+def _future_time(text: str, now) -> datetime:
+    try:
+        return broadcasts.parse_time(text, now)
+    except BroadcastError:
+        raise BroadcastError(f"not a future Rome time: {text}") from None
 
 
 async def _list(db: Database) -> int:

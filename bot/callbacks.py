@@ -169,7 +169,25 @@ class EventButton:
 
 # Staff broadcast wizard: `bc:<draft token>:<step>[:<value>]`; a scheduled one's cancel button.
 _TOKEN = re.compile(r"^[0-9a-f]{8,16}$")
-BROADCAST_STEPS = ("e", "s", "z", "l", "ok", "now", "at", "go", "x")
+# e everyone, s/z/c/a strategy/zone/comune/action, k category, l language; pc/pa/pk/back pages
+BROADCAST_STEPS = (
+    "e",
+    "s",
+    "z",
+    "c",
+    "a",
+    "k",
+    "l",
+    "pc",
+    "pa",
+    "pk",
+    "back",
+    "ok",
+    "now",
+    "at",
+    "go",
+    "x",
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from bot.db import migrate
 from bot.db.engine import Database, sync_url
 from bot.db.models import (
     AnnualReview,
+    AudienceChange,
+    BroadcastDraft,
     Delivery,
     Event,
     EventRsvp,
@@ -54,6 +56,8 @@ TEST_TOKEN = "123456789:TEST-token-for-the-local-sandbox-only"
 
 # Rows written by tests; reference data (strategies, zones, comuni) is seeded once per backend.
 USER_TABLES = [
+    AudienceChange,
+    BroadcastDraft,
     StaffAction,
     StaffInvite,
     StaffMember,

@@ -142,6 +142,19 @@ class Subscriber(Base):
     )
 
 
+class AudienceChange(Base):
+    """Someone became reachable (+1) or stopped being reachable (-1), without saying who:
+    "subscribers over time" is the running sum, and it survives /forget."""
+
+    __tablename__ = "audience_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    # joined, returned (unblocked or back with /start), blocked, forgotten
+    reason: Mapped[str] = mapped_column(String(16))
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -183,6 +196,8 @@ class Notification(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     everyone: Mapped[bool] = mapped_column(Boolean, default=False)
     with_feedback: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Only participants who declared one of these stakeholder categories (None: no filter).
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     targeted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -190,6 +205,29 @@ class Notification(Base):
     tags: Mapped[list[NotificationTag]] = relationship(
         back_populates="notification", cascade="all, delete-orphan", lazy="selectin"
     )
+
+
+class BroadcastDraft(Base):
+    """A staff member's broadcast being composed, kept so that a restart loses nothing.
+
+    One draft per staff member: /broadcast starts over. Buttons carry the token, so a button
+    of an older draft is recognised as stale.
+    """
+
+    __tablename__ = "broadcast_drafts"
+
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    step: Mapped[str] = mapped_column(String(16))
+    html: Mapped[str] = mapped_column(Text, default="")
+    # A photo or document sent with the text: its kind, Telegram file id and file name.
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_file_id: Mapped[str | None] = mapped_column(String(255))
+    media_file_name: Mapped[str | None] = mapped_column(String(255))
+    # {"everyone": bool, "targets": [[kind, id], …], "language": …, "categories": […]}
+    audience: Mapped[dict] = mapped_column(JSON, default=dict)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class NotificationTag(Base):

@@ -27,14 +27,23 @@ _GROUP_ITEM_LIMIT = 60
 
 
 @dataclass(frozen=True)
+class Media:
+    """A photo or document shown first: a news image by URL, or a broadcast's file id."""
+
+    kind: str  # "photo" or "document"
+    ref: str  # an http(s) URL or a Telegram file id
+    # With a caption the media is the whole message (buttons under it), and the text parts
+    # are only a fallback for a file Telegram cannot use; without one, the parts follow it.
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
 class Rendered:
     """One or more message texts (a long staff text is split); buttons go under the last."""
 
     parts: tuple[str, ...]
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
-    # News with an image: sent as a photo with this caption (≤ 1024), else as `parts`.
-    photo_url: str | None = None
-    caption: str | None = None
+    media: Media | None = None
 
 
 def localized(value: str | dict | None, language: str) -> str:
@@ -61,21 +70,31 @@ def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
     return tuple(split_html(body, MESSAGE_LIMIT)) or (escape(title_of(notification, language)),)
 
 
-def render_photo(notification: Notification, language: str) -> tuple[str | None, str | None]:
-    """(photo URL, caption) when the notification is news with an image."""
-    photo_url = safe_link(notification.payload.get("image_url"))
-    if notification.template != "news" or photo_url is None or not photo_url.startswith("http"):
-        return None, None
-    body = _render_news(notification.payload, language)
-    link = safe_link(notification.payload.get("link"))
-    caption = truncate_html(body, CAPTION_LIMIT, read_more_url=link, read_more_label=_("read more"))
-    return photo_url, caption
+def render_media(notification: Notification, language: str) -> Media | None:
+    """News with an image: the photo with a shortened caption. A staff text with a photo or
+    document: the file, captioned when the whole text fits a caption, else followed by it."""
+    if notification.template == "news":
+        photo_url = safe_link(notification.payload.get("image_url"))
+        if photo_url is None or not photo_url.startswith("http"):
+            return None
+        body = _render_news(notification.payload, language)
+        link = safe_link(notification.payload.get("link"))
+        caption = truncate_html(
+            body, CAPTION_LIMIT, read_more_url=link, read_more_label=_("read more")
+        )
+        return Media("photo", photo_url, caption)
+    attached = notification.payload.get("media")
+    if notification.template != "text" or not attached:
+        return None
+    body = _render_text(notification.payload, language)
+    fits = len(split_html(body, CAPTION_LIMIT)) <= 1
+    return Media(attached["kind"], attached["file_id"], body if fits else None)
 
 
 def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
     buttons = notification_buttons(notification, delivery_id)
-    photo_url, caption = render_photo(notification, language)
-    return Rendered(render_parts(notification, language), buttons, photo_url, caption)
+    media = render_media(notification, language)
+    return Rendered(render_parts(notification, language), buttons, media)
 
 
 def notification_buttons(
@@ -133,8 +152,11 @@ def _shorten(text: str) -> str:
 
 
 def _render_text(payload: dict, language: str) -> str:
-    """Staff texts and other ready-made HTML: {"html": "..."} or {"html": {"it":…, "en":…}}."""
-    return sanitize_html(localized(payload.get("html"), language))
+    """Staff texts in Telegram HTML: {"html": "..."} or {"html": {"it":…, "en":…}}.
+
+    In Telegram HTML a line break is text, in web HTML only white space: keep it as <br>.
+    """
+    return sanitize_html(localized(payload.get("html"), language).replace("\n", "<br>"))
 
 
 def _render_news(payload: dict, language: str) -> str:

@@ -241,12 +241,15 @@ class Sender:
         self, job: Job, notifications: dict[int, Notification]
     ) -> tuple[list[Outcome], _Effect | None]:
         rendered = self._render(job, notifications)
-        if rendered.photo_url:
-            photo = await self._send_photo(job, rendered)
-            if isinstance(photo, Message):
-                return self._sent(job, photo, notifications), None
-            if photo is not None:
-                return self._failure(job, photo)
+        shown = 0  # messages already on the recipient's screen
+        if rendered.media:
+            sent = await self._send_media(job, rendered.media, rendered.buttons)
+            if isinstance(sent, TelegramError):
+                return self._failure(job, sent)
+            if isinstance(sent, Message):
+                if rendered.media.caption is not None:
+                    return self._sent(job, sent, notifications), None
+                shown = 1
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
             await self.limiter.wait_turn(job.chat_id)
@@ -262,30 +265,30 @@ class Sender:
                     allow_paid_broadcast=True if self.config.paid_broadcast else None,
                 )
             except TelegramError as error:
-                if index == 0:
+                if index + shown == 0:
                     return self._failure(job, error)
                 # Earlier parts were shown: sending again would repeat them.
-                return self._partial(job, index, len(rendered.parts), error), None
+                total = len(rendered.parts) + shown
+                return self._partial(job, index + shown, total, error), None
         return self._sent(job, message, notifications), None
 
-    async def _send_photo(
-        self, job: Job, rendered: render.Rendered
+    async def _send_media(
+        self, job: Job, media: render.Media, buttons: list[list[tuple[str, str]]]
     ) -> Message | TelegramError | None:
-        """The news photo with its caption; None when Telegram cannot use the image (then the
-        text goes instead)."""
+        """The photo or document, captioned or followed by the text; None when Telegram cannot
+        use the file (then the text goes alone)."""
         await self.limiter.wait_turn(job.chat_id)
         try:
-            return await self.bot.send_photo(
-                chat_id=job.chat_id,
-                photo=rendered.photo_url,
-                caption=rendered.caption,
-                parse_mode="HTML",
-                reply_markup=_keyboard(rendered.buttons),
+            return await send_media(
+                self.bot,
+                job.chat_id,
+                media,
+                buttons,
                 allow_paid_broadcast=True if self.config.paid_broadcast else None,
             )
         except BadRequest as error:
             if _is_image_problem(error):
-                log.info("image not usable for %s (%s): sending text", job.chat_id, error.message)
+                log.info("file not usable for %s (%s): sending text", job.chat_id, error.message)
                 return None
             return error
         except TelegramError as error:
@@ -386,7 +389,44 @@ _IMAGE_PROBLEMS = (
     "failed to get http url",
     "wrong type of the web page content",
     "photo_invalid_dimensions",
+    "wrong remote file identifier",
 )
+
+
+async def send_media(
+    bot: Bot,
+    chat_id: int,
+    media: render.Media,
+    buttons: list[list[tuple[str, str]]],
+    **options: object,
+) -> Message:
+    """One photo or document; the buttons go under it only when it carries the caption."""
+    send = bot.send_photo if media.kind == "photo" else bot.send_document
+    captioned = media.caption is not None
+    return await send(
+        chat_id,
+        media.ref,
+        caption=media.caption or None,
+        parse_mode="HTML" if media.caption else None,
+        reply_markup=_keyboard(buttons) if captioned else None,
+        **options,
+    )
+
+
+async def show(bot: Bot, chat_id: int, rendered: render.Rendered) -> None:
+    """Send a rendered notification to one chat as the sender would (previews)."""
+    if rendered.media:
+        await send_media(bot, chat_id, rendered.media, rendered.buttons)
+        if rendered.media.caption is not None:
+            return
+    last = len(rendered.parts) - 1
+    for index, text in enumerate(rendered.parts):
+        await bot.send_message(
+            chat_id,
+            text,
+            parse_mode="HTML",
+            reply_markup=_keyboard(rendered.buttons) if index == last else None,
+        )
 
 
 def _is_image_problem(error: BadRequest) -> bool:

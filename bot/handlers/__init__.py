@@ -46,8 +46,11 @@ def register(application: BotApplication) -> None:
         *fallback.handlers(),
     ]:
         application.add_handler(handler)
-    # Before everything (group -1): text typed into the broadcast wizard and monitoring files
-    # sent by staff; everything else passes through to group 0.
-    for handler in [*broadcast.input_handlers(), *feeds.input_handlers()]:
+    # Before everything: what the broadcast wizard waits for (group -2: text, photos and
+    # documents, so a document composing a broadcast is not imported as monitoring data), then
+    # monitoring files sent by staff (group -1); everything else passes through to group 0.
+    for handler in broadcast.input_handlers():
+        application.add_handler(handler, group=-2)
+    for handler in feeds.input_handlers():
         application.add_handler(handler, group=-1)
     application.add_error_handler(fallback.on_error)

@@ -1,176 +1,142 @@
-"""Staff broadcast wizard: /broadcast → text → audience → preview → now or later → confirm.
+"""Staff broadcast wizard: /broadcast → text, photo or document → audience → preview → now or
+later → confirm.
 
-The draft lives in `context.user_data`; the confirmed broadcast's source_key comes from the
-draft's token, so a stale or repeated confirmation never sends twice. /scheduled lists and
-cancels broadcasts not yet sent.
+The draft is a database row (`services.broadcasts`), so a restart in the middle loses nothing;
+its buttons carry its token, and the confirmed broadcast's source_key comes from that token,
+so a stale or repeated confirmation never sends twice. /scheduled lists and cancels broadcasts
+not yet sent.
 """
 
 from __future__ import annotations
 
-import secrets
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
-from bot import callbacks
+from bot import broadcast_screens, callbacks
+from bot.broadcast_screens import Page
 from bot.callbacks import BroadcastButton, CancelScheduled
-from bot.db.models import Notification, TargetKind, utcnow
-from bot.delivery.render import render_parts
+from bot.db.models import BroadcastDraft, Notification, TargetKind, utcnow
+from bot.delivery import render, sender
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.handlers.staff import is_staff, refused
-from bot.i18n import _, current_language, format_datetime, format_number, use_locale
+from bot.i18n import _, current_language, format_datetime, use_locale
 from bot.screens import View
-from bot.services import broadcasts, outbox, plan, staff
-from bot.services.broadcasts import Audience, BroadcastError
+from bot.services import broadcasts, monitoring, outbox, plan, staff, subscriptions
+from bot.services.broadcasts import BroadcastError, Media
+from bot.services.subscriptions import Target, UnknownTarget
 
-DRAFT_KEY = "broadcast_draft"
 PROGRESS_INTERVAL_S = 1.0
 _WAITING = ("pending", "held", "claimed", "sending")
+_TARGET_STEPS = {
+    "s": TargetKind.STRATEGY,
+    "z": TargetKind.ZONE,
+    "c": TargetKind.COMUNE,
+    "a": TargetKind.ACTION,
+}
+# Buttons that need the preview to have been seen since the audience last changed.
+_AFTER_PREVIEW = {
+    "now": ("when", "time", "confirm"),
+    "at": ("when", "time", "confirm"),
+    "go": ("confirm",),
+}
 
 
 @dataclass
-class Draft:
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
-    step: str = "text"  # text → audience → when → time → confirm
-    html: str = ""
-    audience: Audience = field(default_factory=Audience)
-    at: datetime | None = None
+class Step:
+    """What a button press shows: a view in place, new messages, or only an alert."""
 
-
-def _button(label: str, draft: Draft, step: str, value: str | None = None) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        label, callback_data=callbacks.broadcast_data(draft.token, step, value)
-    )
-
-
-def _cancel_row(draft: Draft) -> list[InlineKeyboardButton]:
-    return [_button(_("✖ Cancel"), draft, "x")]
+    in_place: View | None = None
+    new: list[View | render.Rendered] = field(default_factory=list)
+    alert: str | None = None
+    follow_progress: int | None = None
 
 
 async def broadcast_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
-        allowed = await is_staff(convo, update, context)
-        if allowed:
-            draft = Draft()
-            context.user_data[DRAFT_KEY] = draft
+        if await is_staff(convo, update, context):
+            draft = await broadcasts.start_draft(convo.session, update.effective_user.id, utcnow())
             view = View(
-                _("<b>New broadcast</b>\nSend me the text, with Telegram formatting if you like."),
-                InlineKeyboardMarkup([_cancel_row(draft)]),
+                broadcast_screens.compose(),
+                InlineKeyboardMarkup([broadcast_screens.cancel_row(draft)]),
             )
         else:
             view = refused()
     await reply(update, view)
 
 
-async def on_text(update: Update, context: BotContext) -> None:
-    """Text typed while the wizard waits for it; anything else goes on to the other handlers."""
-    draft: Draft | None = context.user_data.get(DRAFT_KEY)
-    if draft is None or draft.step not in ("text", "time"):
+def _content(message: Message) -> tuple[str, Media | None] | None:
+    """The broadcast's HTML and file from what the staff member sent."""
+    if message.photo:
+        return message.caption_html or "", Media("photo", message.photo[-1].file_id)
+    if message.document:
+        document = message.document
+        media = Media("document", document.file_id, document.file_name)
+        return message.caption_html or "", media
+    if message.text:
+        return message.text_html, None
+    return None
+
+
+async def _waiting_draft(context: BotContext, update: Update) -> bool:
+    """Whether this person's draft waits for what they just sent (a cheap check first)."""
+    message = update.effective_message
+    async with context.bot_data.db.transaction() as session:
+        draft = await broadcasts.load_draft(session, update.effective_user.id, utcnow())
+        step = draft.step if draft else None
+    return step == "text" or (step == "time" and bool(message.text))
+
+
+async def on_input(update: Update, context: BotContext) -> None:
+    """Text, photo or document sent while the wizard waits for it; anything else goes on."""
+    if not await _waiting_draft(context, update):
         return
+    message = update.effective_message
     async with conversation(update, context) as convo:
+        draft = await broadcasts.load_draft(convo.session, update.effective_user.id, utcnow())
         if draft.step == "text":
-            draft.html = update.effective_message.text_html
-            draft.step = "audience"
-            view = await _audience_view(convo, draft)
+            view = await _composed(convo, draft, message)
         else:
-            view = await _time_given(convo, draft, update.effective_message.text or "")
+            view = await _time_given(convo, draft, message.text or "")
     await reply(update, view)
     raise ApplicationHandlerStop
 
 
-async def _time_given(convo: Conversation, draft: Draft, text: str) -> View:
+async def _composed(convo: Conversation, draft: BroadcastDraft, message: Message) -> View:
+    html, media = _content(message)
+    broadcasts.set_content(draft, html, media)
+    draft.step = "audience"
+    return await broadcast_screens.audience_page(convo.session, draft)
+
+
+async def _time_given(convo: Conversation, draft: BroadcastDraft, text: str) -> View:
     try:
-        draft.at = broadcasts.parse_time(text, utcnow())
+        draft.send_at = broadcasts.parse_time(text, utcnow())
     except BroadcastError:
-        return View(
-            _("I need a future date and time as YYYY-MM-DD HH:MM (Rome time)."),
-            InlineKeyboardMarkup([_cancel_row(draft)]),
-        )
+        return broadcast_screens.bad_time(draft)
     draft.step = "confirm"
-    return await _confirm_view(convo, draft)
-
-
-async def _audience_view(convo: Conversation, draft: Draft) -> View:
-    audience = draft.audience
-    count = await broadcasts.count_recipients(convo.session, audience)
-
-    def mark(chosen: bool, label: str) -> str:
-        return f"✅ {label}" if chosen else label
-
-    rows = [[_button(mark(audience.everyone, _("Everyone")), draft, "e")]]
-    strategies = await plan.list_strategies(convo.session)
-    rows += _in_rows(
-        [
-            _button(mark(("strategy", s.id) in audience.targets, s.id), draft, "s", s.id)
-            for s in strategies
-        ]
-    )
-    zones = await plan.list_zones(convo.session)
-    rows += _in_rows(
-        [
-            _button(mark(("zone", z.id) in audience.targets, z.name), draft, "z", z.id)
-            for z in zones
-        ],
-        per_row=3,
-    )
-    rows.append(
-        [
-            _button(mark(audience.language == code, label), draft, "l", code)
-            for code, label in (("it", _("Italian only")), ("en", _("English only")))
-        ]
-    )
-    rows.append([_button(_("Preview ▶"), draft, "ok"), *_cancel_row(draft)])
-    text = _("<b>Audience</b>: choose who receives it.\nRecipients: {count}").format(
-        count=format_number(count)
-    )
-    return View(text, InlineKeyboardMarkup(rows))
-
-
-def _in_rows(buttons: list, per_row: int = 4) -> list[list]:
-    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-
-
-async def _confirm_view(convo: Conversation, draft: Draft) -> View:
-    count = format_number(await broadcasts.count_recipients(convo.session, draft.audience))
-    if draft.at is None:
-        text = _("Send this broadcast now to {count} recipients?").format(count=count)
-    else:
-        text = _("Schedule this broadcast for {time} to {count} recipients?").format(
-            time=format_datetime(draft.at, "short"), count=count
-        )
-    keyboard = [[_button(_("✔ Confirm"), draft, "go"), *_cancel_row(draft)]]
-    return View(text, InlineKeyboardMarkup(keyboard))
-
-
-def _when_view(draft: Draft) -> View:
-    keyboard = [
-        [_button(_("Send now"), draft, "now"), _button(_("Schedule"), draft, "at")],
-        _cancel_row(draft),
-    ]
-    return View(
-        _("Above is the preview, as recipients will see it."), InlineKeyboardMarkup(keyboard)
-    )
+    return await broadcast_screens.confirm(convo.session, draft)
 
 
 async def on_button(update: Update, context: BotContext, action: BroadcastButton) -> None:
-    draft: Draft | None = context.user_data.get(DRAFT_KEY)
     async with conversation(update, context) as convo:
-        allowed = await is_staff(convo, update, context)
-        if not allowed:
-            alert = refused().text
-        elif draft is None or draft.token != action.token:
-            alert = await _stale_alert(convo, action)
+        if not await is_staff(convo, update, context):
+            step = Step(alert=refused().text)
         else:
-            alert = None
-            views = await _step(convo, context, draft, action)
-    if alert is not None:
-        await update.callback_query.answer(alert, show_alert=True)
+            draft = await broadcasts.load_draft(convo.session, update.effective_user.id, utcnow())
+            if draft is None or draft.token != action.token:
+                step = Step(alert=await _stale_alert(convo, action))
+            else:
+                step = await _step(convo, draft, action)
+    query = update.callback_query
+    if step.alert is not None:
+        await query.answer(step.alert, show_alert=True)
         return
-    await update.callback_query.answer()
-    await _show(update, context, views)
+    await query.answer()
+    await _show(update, context, step)
 
 
 async def _stale_alert(convo: Conversation, action: BroadcastButton) -> str:
@@ -179,47 +145,87 @@ async def _stale_alert(convo: Conversation, action: BroadcastButton) -> str:
     return _("This button is no longer valid.")
 
 
-async def _step(convo: Conversation, context: BotContext, draft: Draft, action: BroadcastButton):
-    """The views to show: (in place, then new messages)."""
-    audience = draft.audience
+async def _step(convo: Conversation, draft: BroadcastDraft, action: BroadcastButton) -> Step:
+    session = convo.session
     if action.step == "x":
-        context.user_data.pop(DRAFT_KEY, None)
-        return [View(_("Broadcast cancelled."))], []
-    if action.step == "e":
-        audience.everyone, audience.targets = not audience.everyone, set()
-    elif action.step in ("s", "z") and action.value:
-        kind = TargetKind.STRATEGY if action.step == "s" else TargetKind.ZONE
-        audience.toggle(kind, action.value)
-    elif action.step == "l":
-        audience.language = None if audience.language == action.value else action.value
-    elif action.step == "ok":
+        await broadcasts.drop_draft(session, draft.author_id)
+        return Step(in_place=View(_("Broadcast cancelled.")))
+    if action.step in _AFTER_PREVIEW and draft.step not in _AFTER_PREVIEW[action.step]:
+        return Step(alert=_("The audience changed: press Preview again."))
+    if action.step == "ok":
         return _preview(draft)
-    elif action.step == "now":
-        draft.at, draft.step = None, "confirm"
-        return [await _confirm_view(convo, draft)], []
-    elif action.step == "at":
+    if action.step == "now":
+        draft.send_at, draft.step = None, "confirm"
+        return Step(in_place=await broadcast_screens.confirm(session, draft))
+    if action.step == "at":
         draft.step = "time"
-        text = _("When? Send the date and time as YYYY-MM-DD HH:MM (Rome time).")
-        return [View(text, InlineKeyboardMarkup([_cancel_row(draft)]))], []
-    elif action.step == "go":
-        return await _confirmed(convo, context, draft)
-    return [await _audience_view(convo, draft)], []
+        return Step(in_place=broadcast_screens.ask_time(draft))
+    if action.step == "go":
+        return await _confirmed(convo, draft)
+    return await _audience_step(session, draft, action)
 
 
-def _preview(draft: Draft):
-    if draft.audience.is_empty():
-        return [View(_("Choose an audience first."))], []
+async def _audience_step(session, draft: BroadcastDraft, action: BroadcastButton) -> Step:
+    """A choice or a page of the audience; any change asks for the preview again."""
+    audience = broadcasts.audience_of(draft)
+    page, value = Page.MAIN, None
+    if action.step in ("pc", "pa", "pk"):
+        page, value = action.step, action.value
+    elif action.step == "e":
+        audience.toggle_everyone()
+    elif action.step == "l" and action.value in ("it", "en"):
+        audience.toggle_language(action.value)
+    elif action.step == "k" and action.value:
+        try:
+            audience.toggle_category(action.value)
+        except BroadcastError:
+            return Step(alert=_("This button is no longer valid."))
+        page = Page.CATEGORIES
+    elif action.step in _TARGET_STEPS and action.value:
+        page, value = await _toggle_target(session, audience, action)
+        if page is None:
+            return Step(alert=_("This button is no longer valid."))
+    if broadcasts.audience_of(draft) != audience:
+        broadcasts.set_audience(draft, audience)
+        draft.step = "audience"
+    in_place = await broadcast_screens.audience_page(session, draft, page, value)
+    return Step(in_place=in_place)
+
+
+async def _toggle_target(
+    session, audience, action: BroadcastButton
+) -> tuple[str | None, str | None]:
+    """Toggle a strategy, zone, comune or action; the page to show again (None: unknown)."""
+    kind = _TARGET_STEPS[action.step]
+    try:
+        await subscriptions.describe_target(session, Target(kind, action.value))
+    except UnknownTarget:
+        return None, None
+    audience.toggle(kind, action.value)
+    if kind is TargetKind.COMUNE:
+        comune = await plan.get_comune(session, action.value)
+        return Page.COMUNI, comune.zone_id
+    if kind is TargetKind.ACTION:
+        return Page.ACTIONS, (await monitoring.get_action(session, action.value)).strategy_id
+    return Page.MAIN, None
+
+
+def _preview(draft: BroadcastDraft) -> Step:
+    if broadcasts.audience_of(draft).is_empty():
+        return Step(alert=_("Choose an audience first."))
     draft.step = "when"
-    sample = Notification(template="text", payload={"html": draft.html}, tags=[])
-    parts = [View(part) for part in render_parts(sample, current_language())]
-    return [], [*parts, _when_view(draft)]
-
-
-async def _confirmed(convo: Conversation, context: BotContext, draft: Draft):
-    context.user_data.pop(DRAFT_KEY, None)
-    notification, created = await broadcasts.enqueue(
-        convo.session, draft.token, draft.html, draft.audience, draft.at
+    new = broadcasts.new_broadcast(
+        draft.token, draft.html, broadcasts.audience_of(draft), media=broadcasts.media_of(draft)
     )
+    sample = Notification(template=new.template, payload=new.payload, tags=[])
+    shown = render.render_single(sample, 0, current_language())
+    # The feedback buttons carry a delivery: recipients get theirs, the preview none.
+    return Step(new=[dataclasses.replace(shown, buttons=[]), broadcast_screens.when(draft)])
+
+
+async def _confirmed(convo: Conversation, draft: BroadcastDraft) -> Step:
+    send_at = draft.send_at
+    notification, created = await broadcasts.confirm(convo.session, draft)
     if created:
         staff.audit(
             convo.session,
@@ -227,26 +233,27 @@ async def _confirmed(convo: Conversation, context: BotContext, draft: Draft):
             "broadcast",
             utcnow(),
             notification_id=notification.id,
-            scheduled_for=draft.at.isoformat() if draft.at else None,
+            scheduled_for=send_at.isoformat() if send_at else None,
         )
-    if draft.at is not None:
+    if send_at is not None:
         text = _("Broadcast #{id} scheduled for {time}.").format(
-            id=notification.id, time=format_datetime(draft.at, "short")
+            id=notification.id, time=format_datetime(send_at, "short")
         )
-        return [View(text)], []
-    context.user_data["broadcast_progress"] = notification.id
-    return [View(_("Broadcast #{id}: sending…").format(id=notification.id))], []
+        return Step(in_place=View(text))
+    text = _("Broadcast #{id}: sending…").format(id=notification.id)
+    return Step(in_place=View(text), follow_progress=notification.id)
 
 
-async def _show(update: Update, context: BotContext, views) -> None:
-    in_place, new = views
-    for view in in_place:
-        await show_in_place(update, view)
-    for view in new:
-        await reply(update, view)
-    notification_id = context.user_data.pop("broadcast_progress", None)
-    if notification_id is not None:
-        _follow_progress(context, update, notification_id)
+async def _show(update: Update, context: BotContext, step: Step) -> None:
+    if step.in_place is not None:
+        await show_in_place(update, step.in_place)
+    for item in step.new:
+        if isinstance(item, View):
+            await reply(update, item)
+        else:
+            await sender.show(context.bot, update.effective_chat.id, item)
+    if step.follow_progress is not None:
+        _follow_progress(context, update, step.follow_progress)
 
 
 def _follow_progress(context: BotContext, update: Update, notification_id: int) -> None:
@@ -314,7 +321,8 @@ def _scheduled_view(items: list[Notification]) -> View:
     lines, rows = [_("<b>Scheduled broadcasts</b>")], []
     for item in items:
         when = format_datetime(item.not_before, "short")
-        lines.append(f"#{item.id} · {when} · {item.payload.get('title', '')}")
+        attached = "📎 " if item.payload.get("media") else ""
+        lines.append(f"#{item.id} · {when} · {attached}{item.payload.get('title', '')}")
         label = _("✖ Cancel #{id}").format(id=item.id)
         rows.append(
             [InlineKeyboardButton(label, callback_data=callbacks.cancel_scheduled_data(item.id))]
@@ -353,4 +361,6 @@ def handlers() -> list:
 
 
 def input_handlers() -> list:
-    return [MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text)]
+    """Before every other handler group: what the wizard waits for (text, photo, document)."""
+    composed = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL
+    return [MessageHandler(filters.ChatType.PRIVATE & composed, on_input)]

@@ -21,6 +21,7 @@ from bot.db.models import (
     Notification,
     NotificationKind,
     NotificationTag,
+    Participant,
     Subscriber,
     Subscription,
     TargetKind,
@@ -39,6 +40,7 @@ class NewNotification:
     tags: Iterable[tuple[str, str]] = ()
     language: str | None = None
     everyone: bool = False
+    categories: list[str] | None = None
     with_feedback: bool = True
     not_before: datetime | None = None
 
@@ -57,6 +59,7 @@ async def enqueue(session: AsyncSession, new: NewNotification) -> tuple[Notifica
         payload=new.payload,
         language=new.language,
         everyone=new.everyone,
+        categories=new.categories,
         with_feedback=new.with_feedback,
         not_before=new.not_before or utcnow(),
         tags=[
@@ -108,6 +111,11 @@ def recipients_query(notification: Notification):
     query = select(Subscriber.id, Subscriber.chat_id).where(Subscriber.active.is_(True))
     if notification.language:
         query = query.where(Subscriber.language == notification.language)
+    if notification.categories:
+        declared = select(Participant.subscriber_id).where(
+            Participant.category.in_(notification.categories)
+        )
+        query = query.where(Subscriber.id.in_(declared))
     if notification.everyone:
         return query
     matching = _matching_subscriptions(notification.tags)
