@@ -13,6 +13,7 @@ ADMIN = 4242
 REFUSED = "This command is reserved to the staff of the plan's office."
 STAFF_COMMANDS = [
     "/staff list",
+    "/staff log",
     "/deliveries",
     "/export",
     "/summary",
@@ -26,6 +27,10 @@ STAFF_COMMANDS = [
     "/feeds",
     "/feeds add https://example.org/rss",
     "/newevent 2026-12-03 17:30 | T | P",
+    "/event list",
+    "/evento cancel 1",
+    "/programmati",
+    "/annuncio",
 ]
 
 

@@ -37,17 +37,20 @@ async def followers(db):
             await subscriptions.subscribe(session, row, target)
 
 
-async def test_figures_by_zone_strategy_language_and_month(db, followers):
+async def test_figures_by_zone_strategy_language_and_over_time(db, followers):
     async with db.transaction() as session:
         stats = await statistics.compute(session)
     assert dict(stats.by_language) == {"en": 1, "it": 2}
     assert dict(stats.by_strategy)["S1"] == 1
     zones = dict(stats.by_zone)
     assert sum(zones.values()) == 2 and len(zones) == 9
-    assert stats.subscribers_by_month[-1][1] == 3
+    (today,) = stats.audience  # everyone joined just now
+    assert (today.total, today.joined, today.left) == (3, 3, 0)
+    assert (stats.joined_recently, stats.left_recently) == (3, 0)
     assert stats.active_subscribers == 3
     rows = list(csv.reader(io.StringIO(statistics.to_csv(stats).decode("utf-8-sig"))))
     assert rows[0] == ["section", "key", "value"]
+    assert ["subscribers_over_time", today.period, "3"] in rows
     assert ["subscribers_by_language", "en", "1"] in rows
 
 
@@ -62,6 +65,7 @@ async def test_staff_get_summary_charts_and_csv(sandbox, running_bot, followers)
     await admin.send("/stats", settle=1.0)
     messages = admin.bot_messages
     assert "Active subscribers: 4" in messages[0].text  # the admin too
+    assert "Last 30 days: 4 joined or returned, 0 left" in messages[0].text
     assert [m.kind for m in messages[1:7]] == ["photo"] * 6
     document = messages[-1]
     assert document.kind == "document" and document.file_name.endswith(".csv")

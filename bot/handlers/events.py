@@ -1,4 +1,8 @@
-"""/events (/eventi): upcoming events with RSVP and calendar files; staff /newevent."""
+"""/events (/eventi): upcoming events with RSVP and calendar files.
+
+Staff: /newevent publishes; /event (/evento) list [all] | change ID | WHEN | PLACE | end=HH:MM |
+cancel ID manages what was published (changes and cancellations are notified by the service).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from telegram.ext import CommandHandler, filters
 
 from bot import event_screens, event_text
 from bot.callbacks import EventButton, EventChoice
-from bot.db.models import RsvpAnswer, utcnow
+from bot.db.models import EventStatus, RsvpAnswer, utcnow
 from bot.handlers.context import BotContext, Conversation, conversation, reply
-from bot.handlers.staff import is_staff
+from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language
 from bot.screens import View
-from bot.services import event_ics, event_input, events
+from bot.services import event_ics, event_input, events, staff
+from bot.services.event_input import EventCommand, EventUsageError
 from bot.services.events import EventError
 
 _ANSWERS = {
@@ -59,10 +64,87 @@ async def _publish(convo: Conversation, line: str) -> list[View]:
     try:
         draft = event_input.parse_staff_line(line)
         await event_input.check_targets(convo.session, draft)
-        event = await events.create(convo.session, draft, utcnow())
+        now = utcnow()
+        event = await events.create(convo.session, draft, now)
     except EventError as error:
         return [event_screens.event_error(str(error))]
+    actor = convo.subscriber.telegram_user_id
+    staff.audit(convo.session, actor, "event_create", now, event_id=event.id)
     return [event_screens.published(event.id), await _card(convo, event)]
+
+
+async def event_command(update: Update, context: BotContext) -> None:
+    """Staff: `/event list [all]`, `/event change ID | WHEN | PLACE`, `/event cancel ID`."""
+    words = (update.effective_message.text or "").split(None, 1)
+    line = words[1] if len(words) > 1 else ""
+    async with conversation(update, context) as convo:
+        if not await is_staff(convo, update, context):
+            view = refused()
+        else:
+            try:
+                command = event_input.parse_event_command(line)
+            except EventUsageError:
+                view = event_screens.manage_usage()
+            except EventError as error:
+                view = event_screens.manage_error(str(error))
+            else:
+                view = await _MANAGE[command.action](convo, command)
+    await reply(update, view)
+
+
+async def _list(convo: Conversation, command: EventCommand) -> View:
+    now = utcnow()
+    found = await events.list_events(
+        convo.session, since=None if command.show_all else now, limit=10_000
+    )
+    if not command.show_all:
+        found = [event for event in found if event.status != EventStatus.CANCELLED]
+    # Upcoming: the nearest ones; all: the latest ones (past events come first).
+    shown = (
+        found[-event_screens.MAX_LISTED :]
+        if command.show_all
+        else found[: event_screens.MAX_LISTED]
+    )
+    rows = [(event, await events.rsvp_counts(convo.session, event.id)) for event in shown]
+    return event_screens.staff_list(rows, command.show_all, len(found) - len(shown))
+
+
+async def _change(convo: Conversation, command: EventCommand) -> View:
+    event = await events.get(convo.session, command.event_id)
+    if event is None:
+        return event_screens.unknown_event(command.event_id)
+    if event.status == EventStatus.CANCELLED:
+        return event_screens.cannot_change_cancelled(event.id)
+    before = events.draft_of(event)
+    now = utcnow()
+    try:
+        after = event_input.changed_draft(before, command.change)
+        what = event_input.differences(before, after)
+        if not what:
+            return event_screens.unchanged(event.id)
+        notified = await events.change(convo.session, event, after, now)
+    except EventError as error:
+        return event_screens.manage_error(str(error))
+    actor = convo.subscriber.telegram_user_id
+    staff.audit(convo.session, actor, "event_change", now, event_id=event.id, changed=what)
+    return event_screens.changed(event, before, after, what, notified)
+
+
+async def _cancel(convo: Conversation, command: EventCommand) -> View:
+    event = await events.get(convo.session, command.event_id)
+    if event is None:
+        return event_screens.unknown_event(command.event_id)
+    if event.status == EventStatus.CANCELLED:
+        return event_screens.already_cancelled(event)
+    now = utcnow()
+    notified = await events.cancel(convo.session, event, now)
+    staff.audit(
+        convo.session, convo.subscriber.telegram_user_id, "event_cancel", now, event_id=event.id
+    )
+    return event_screens.cancelled(event, notified)
+
+
+_MANAGE = {"list": _list, "change": _change, "cancel": _cancel}
 
 
 async def on_event_button(update: Update, context: BotContext, action: EventButton) -> None:
@@ -102,4 +184,5 @@ def handlers() -> list:
     return [
         CommandHandler(["events", "eventi"], events_command, filters=private),
         CommandHandler(["newevent", "nuovoevento"], new_event_command, filters=private),
+        CommandHandler(["event", "evento"], event_command, filters=private),
     ]

@@ -1,4 +1,5 @@
-"""Staff commands: /deliveries, and /staff (administrators grant and revoke staff rights).
+"""Staff commands: /deliveries, and /staff (administrators grant and revoke staff rights,
+and read the audit log with /staff log [N]).
 
 Who is staff is decided by `bot.services.staff`: the administrators of ADMIN_IDS and whoever
 they granted, by user id or by a one-time invite link.
@@ -6,18 +7,24 @@ they granted, by user id or by a one-time invite link.
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot.db.models import utcnow
+from bot.db.models import StaffAction, utcnow
 from bot.delivery.render import title_of
 from bot.handlers.context import BotContext, Conversation, conversation, reply
 from bot.i18n import _, current_language, format_datetime, format_number
 from bot.screens import View
 from bot.services import outbox, staff
 from bot.services.staff import InviteOutcome
+from feeds.telegram_html import split_html
+
+LOG_DEFAULT = 20
+LOG_MAX = 100
+DETAIL_MAX_CHARS = 80
 
 
 async def is_staff(convo: Conversation, update: Update, context: BotContext) -> bool:
@@ -27,6 +34,13 @@ async def is_staff(convo: Conversation, update: Update, context: BotContext) -> 
 
 def refused() -> View:
     return View(_("This command is reserved to the staff of the plan's office."))
+
+
+async def reply_in_pieces(update: Update, view: View) -> None:
+    """A long answer (the audit log, an import report) in as many messages as it needs."""
+    pieces = split_html(view.text) or [view.text]
+    for index, piece in enumerate(pieces, start=1):
+        await reply(update, View(piece, view.keyboard if index == len(pieces) else None))
 
 
 async def deliveries_command(update: Update, context: BotContext) -> None:
@@ -78,7 +92,7 @@ def _waiting_merged(counts: dict[str, int]) -> dict[str, int]:
 
 
 async def staff_command(update: Update, context: BotContext) -> None:
-    """/staff list | grant ID | revoke ID | invite — administrators only."""
+    """/staff list | grant ID | revoke ID | invite | log [N] — administrators only."""
     args = context.args or []
     async with conversation(update, context) as convo:
         actor = update.effective_user.id
@@ -88,7 +102,7 @@ async def staff_command(update: Update, context: BotContext) -> None:
             view = View(_("Only the administrators can manage the staff."))
         else:
             view = await _staff_view(convo, args, actor, context.bot.username)
-    await reply(update, view)
+    await reply_in_pieces(update, view)
 
 
 async def _staff_view(convo: Conversation, args: list[str], actor: int, bot_name: str) -> View:
@@ -106,9 +120,50 @@ async def _staff_view(convo: Conversation, args: list[str], actor: int, bot_name
         return View(text.format(time=format_datetime(invite.expires_at, "short"), link=link))
     if action in ("grant", "revoke") and len(args) == 2 and args[1].isdigit():
         return await _grant_or_revoke(session, action, actor, int(args[1]), now)
+    if action == "log" and len(args) <= 2:
+        limit = _log_limit(args[1] if len(args) == 2 else None)
+        if limit is not None:
+            return _log_view(await staff.audit_log(session, limit))
     return View(
-        _("Usage: /staff list | /staff grant USER_ID | /staff revoke USER_ID | /staff invite")
+        _(
+            "Usage: /staff list | /staff grant USER_ID | /staff revoke USER_ID | "
+            "/staff invite | /staff log [N]"
+        )
     )
+
+
+def _log_limit(arg: str | None) -> int | None:
+    """How many entries: LOG_DEFAULT without N, at most LOG_MAX; None when N is not a count."""
+    if arg is None:
+        return LOG_DEFAULT
+    if not (arg.isascii() and arg.isdigit()) or int(arg) == 0:
+        return None
+    return min(int(arg), LOG_MAX)
+
+
+def _log_view(actions: list[StaffAction]) -> View:
+    if not actions:
+        return View(_("The audit log is empty."))
+    lines = [_("<b>Audit log</b>, newest first")]
+    for row in actions:
+        parts = [format_datetime(row.created_at, "short"), str(row.actor_id), escape(row.action)]
+        details = _compact(row.details or {})
+        if details:
+            parts.append(escape(details))
+        lines.append(" · ".join(parts))
+    return View("\n".join(lines))
+
+
+def _compact(details: dict) -> str:
+    """`key=value, …` on one line; long values are cut."""
+    pairs = []
+    for key, value in details.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text = " ".join(text.split())
+        if len(text) > DETAIL_MAX_CHARS:
+            text = text[: DETAIL_MAX_CHARS - 1] + "…"
+        pairs.append(f"{key}={text}")
+    return ", ".join(pairs)
 
 
 async def _grant_or_revoke(session, action: str, actor: int, user_id: int, now) -> View:

@@ -20,10 +20,14 @@ def _summary(stats: Statistics) -> str:
     counts = stats.deliveries
     return _(
         "<b>Statistics</b>\nActive subscribers: {subscribers}\n"
+        "Last {days} days: {joined} joined or returned, {left} left\n"
         "Deliveries: {sent} sent, {failed} failed ({blocked} blocked the bot)\n"
         "Feedback entries on the top subjects: {feedback}"
     ).format(
         subscribers=format_number(stats.active_subscribers),
+        days=statistics.RECENT_DAYS,
+        joined=format_number(stats.joined_recently),
+        left=format_number(stats.left_recently),
         sent=format_number(counts["sent"]),
         failed=format_number(counts["failed"]),
         blocked=format_number(counts["blocked"]),

@@ -1,11 +1,16 @@
-"""Events as staff type them: local times (Europe/Rome) and the one-line /newevent syntax.
+"""Events as staff type them: local times (Europe/Rome), /newevent and /event lines.
 
 /newevent 2026-12-03 17:30 | Incontro Tigullio | Chiavari, Società Economica | zone=tigullio
     strategy=S4 comune=010015 kind=meeting end=19:30 url=https://… en=Tigullio meeting
+/event list [all]
+/event change ID | WHEN | PLACE | end=HH:MM     (WHEN or PLACE may be empty: kept)
+/event cancel ID
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,3 +103,98 @@ async def check_targets(session: AsyncSession, draft: EventDraft) -> None:
         for target_id in ids:
             if await session.get(model, target_id) is None:
                 raise EventError(f"unknown {what}: {target_id}")
+
+
+# --- /event list | change | cancel ------------------------------------------------------------
+
+
+_EVENT_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits, within a database integer
+
+
+class EventUsageError(EventError):
+    """A /event line of the wrong shape: the answer is the usage."""
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """What `/event change` asks for; None keeps the event's value."""
+
+    starts_at: datetime | None = None
+    place: str | None = None
+    end: str | None = None  # as typed: HH:MM on the (new) start's day, or a date and time
+
+
+@dataclass(frozen=True)
+class EventCommand:
+    action: str  # "list", "change" or "cancel"
+    event_id: int | None = None
+    show_all: bool = False
+    change: EventChange | None = None
+
+
+def parse_event_command(line: str) -> EventCommand:
+    """`list [all]`, `change ID | WHEN | PLACE | end=HH:MM`, `cancel ID` (empty: list).
+
+    A line of the wrong shape raises EventUsageError; a bad time, EventError with the reason.
+    """
+    action, _space, rest = line.strip().partition(" ")
+    rest = rest.strip()
+    if action in ("", "list") and rest in ("", "all"):
+        return EventCommand("list", show_all=rest == "all")
+    if action == "cancel" and _EVENT_ID.fullmatch(rest):
+        return EventCommand("cancel", event_id=int(rest))
+    if action == "change":
+        event_id, change = _parse_change(rest)
+        return EventCommand("change", event_id=event_id, change=change)
+    raise EventUsageError(f"not a /event command: {line!r}")
+
+
+def _parse_change(text: str) -> tuple[int, EventChange]:
+    fields = [field.strip() for field in text.split("|")]
+    if len(fields) < 2 or not _EVENT_ID.fullmatch(fields[0]):
+        raise EventUsageError("write: change ID | WHEN | PLACE | end=HH:MM")
+    ends = []
+    positional = []
+    for field in fields[1:]:
+        words = field.split()
+        options = [word for word in words if word.startswith("end=")]
+        if options:
+            ends += [word.removeprefix("end=") for word in options]
+            field = " ".join(word for word in words if not word.startswith("end="))
+            if not field:
+                continue
+        positional.append(field)
+    if len(positional) > 2 or len(ends) > 1 or (ends and not ends[0]):
+        raise EventUsageError("write: change ID | WHEN | PLACE | end=HH:MM")
+    when, place = [*positional, "", ""][:2]
+    change = EventChange(
+        starts_at=local_time(when) if when else None,
+        place=place[:300] if place else None,
+        end=ends[0] if ends else None,
+    )
+    if change == EventChange():
+        raise EventUsageError("nothing to change")
+    return int(fields[0]), change
+
+
+def changed_draft(draft: EventDraft, change: EventChange) -> EventDraft:
+    """The event with the change applied; a moved event keeps its length unless given an end."""
+    starts_at = change.starts_at or draft.starts_at
+    if change.end is not None:
+        ends_at = end_time(change.end, starts_at)
+    elif draft.ends_at is not None:
+        ends_at = draft.ends_at + (starts_at - draft.starts_at)
+    else:
+        ends_at = None
+    place = change.place if change.place is not None else draft.place
+    return replace(draft, starts_at=starts_at, ends_at=ends_at, place=place)
+
+
+def differences(before: EventDraft, after: EventDraft) -> list[str]:
+    """Which of "time" (start or end) and "place" differ."""
+    found = []
+    if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
+        found.append("time")
+    if before.place != after.place:
+        found.append("place")
+    return found

@@ -25,8 +25,9 @@ from bot.db.models import (
     Subscriber,
     Subscription,
 )
-from bot.services import participation
+from bot.services import participation, subscriptions
 from bot.services.plan import DEFAULT_PLAN_FILE, PlanDataError
+from bot.services.subscriptions import AudienceReason
 
 CONTROLLER = "Città Metropolitana di Genova"
 
@@ -141,6 +142,7 @@ async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
         .execution_options(synchronize_session=False)
     )
     await session.flush()
+    await subscriptions.leave(session, subscriber, AudienceReason.FORGOTTEN)
     await session.execute(
         delete(Subscriber)
         .where(Subscriber.id == subscriber.id)

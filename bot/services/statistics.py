@@ -1,26 +1,56 @@
 """Figures for the staff: subscribers over time and by zone, strategy and language; deliveries;
 feedback by subject. Plain data, drawn by `bot.stats_charts` and exported as CSV here.
+
+Subscribers over time come from `audience_changes`, the anonymous history of people becoming
+reachable (+1: joined, returned) or not (-1: blocked, forgotten), so those who left still
+count in the past, /forget included.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import RecordEntry, Strategy, Subscriber, Subscription, TargetKind, Zone
+from bot.db.models import (
+    AudienceChange,
+    RecordEntry,
+    Strategy,
+    Subscriber,
+    Subscription,
+    TargetKind,
+    Zone,
+    utcnow,
+)
 from bot.i18n import TIMEZONE
 from bot.services import outbox
 
 TOP_SUBJECTS = 10
+DAILY_UP_TO_DAYS = 92  # a history covering more calendar days than this is shown by month
+RECENT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class AudiencePoint:
+    """One period of "subscribers over time" (Europe/Rome calendar)."""
+
+    period: str  # "YYYY-MM-DD" by day, "YYYY-MM" by month
+    total: int  # reachable subscribers at the end of the period
+    joined: int  # became reachable during the period: joined or returned
+    left: int  # stopped being reachable: blocked or forgotten (a positive count)
 
 
 @dataclass
 class Statistics:
-    subscribers_by_month: list[tuple[str, int]] = field(default_factory=list)  # cumulative
+    audience: list[AudiencePoint] = field(default_factory=list)
+    joined_recently: int = 0  # in the last RECENT_DAYS days
+    left_recently: int = 0
     by_zone: list[tuple[str, int]] = field(default_factory=list)
     by_strategy: list[tuple[str, int]] = field(default_factory=list)
     by_language: list[tuple[str, int]] = field(default_factory=list)
@@ -32,9 +62,14 @@ class Statistics:
         return sum(count for _language, count in self.by_language)
 
 
-async def compute(session: AsyncSession) -> Statistics:
+async def compute(session: AsyncSession, now: datetime | None = None) -> Statistics:
+    now = now or utcnow()
+    changes = await _audience_changes(session)
+    joined_recently, left_recently = recent_changes(changes, now)
     return Statistics(
-        subscribers_by_month=await _subscribers_by_month(session),
+        audience=audience_series(changes, now),
+        joined_recently=joined_recently,
+        left_recently=left_recently,
         by_zone=await _followers(session, TargetKind.ZONE, Zone.id, Zone.name, Zone.position),
         by_strategy=await _followers(
             session, TargetKind.STRATEGY, Strategy.id, Strategy.id, Strategy.position
@@ -45,18 +80,67 @@ async def compute(session: AsyncSession) -> Statistics:
     )
 
 
-async def _subscribers_by_month(session: AsyncSession) -> list[tuple[str, int]]:
-    """Active subscribers by the month they joined (Rome time), as a running total."""
-    joined = await session.scalars(select(Subscriber.created_at).where(Subscriber.active.is_(True)))
-    per_month: dict[str, int] = {}
-    for moment in joined:
-        month = moment.astimezone(TIMEZONE).strftime("%Y-%m")
-        per_month[month] = per_month.get(month, 0) + 1
+async def _audience_changes(session: AsyncSession) -> list[tuple[datetime, int]]:
+    query = select(AudienceChange.occurred_at, AudienceChange.delta).order_by(
+        AudienceChange.occurred_at, AudienceChange.id
+    )
+    return [(moment, delta) for moment, delta in (await session.execute(query)).all()]
+
+
+def audience_series(changes: Iterable[tuple[datetime, int]], now: datetime) -> list[AudiencePoint]:
+    """Reachable subscribers at the end of each period, from the first change's period to now's.
+
+    By day when that covers at most DAILY_UP_TO_DAYS calendar days, else by month; periods
+    without changes are there too, with the total carried over. No changes, no periods.
+    """
+    days = [(_rome_day(moment), delta) for moment, delta in changes]
+    if not days:
+        return []
+    first = min(day for day, _delta in days)
+    last = max(max(day for day, _delta in days), _rome_day(now))
+    by_day = (last - first).days < DAILY_UP_TO_DAYS
+    label = date.isoformat if by_day else _month
+    joined: Counter[str] = Counter()
+    left: Counter[str] = Counter()
+    for day, delta in days:
+        if delta > 0:
+            joined[label(day)] += delta
+        else:
+            left[label(day)] -= delta
     total, series = 0, []
-    for month in sorted(per_month):
-        total += per_month[month]
-        series.append((month, total))
+    for period in _periods(first, last, by_day):
+        total += joined[period] - left[period]
+        series.append(AudiencePoint(period, total, joined[period], left[period]))
     return series
+
+
+def recent_changes(
+    changes: Iterable[tuple[datetime, int]], now: datetime, days: int = RECENT_DAYS
+) -> tuple[int, int]:
+    """(joined or returned, left) in the `days` before `now`."""
+    since = now - timedelta(days=days)
+    recent = [delta for moment, delta in changes if since < moment <= now]
+    return sum(d for d in recent if d > 0), -sum(d for d in recent if d < 0)
+
+
+def _rome_day(moment: datetime) -> date:
+    return moment.astimezone(TIMEZONE).date()
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _periods(first: date, last: date, by_day: bool) -> Iterator[str]:
+    """Every period label from `first`'s to `last`'s, in order."""
+    if by_day:
+        for offset in range((last - first).days + 1):
+            yield (first + timedelta(days=offset)).isoformat()
+        return
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        yield _month(date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 async def _followers(session: AsyncSession, kind: TargetKind, key, label, order):
@@ -104,7 +188,9 @@ def to_csv(stats: Statistics) -> bytes:
     writer = csv.writer(out)
     writer.writerow(["section", "key", "value"])
     sections = {
-        "subscribers_by_month": stats.subscribers_by_month,
+        "subscribers_over_time": [(p.period, p.total) for p in stats.audience],
+        "subscribers_joined": [(p.period, p.joined) for p in stats.audience],
+        "subscribers_left": [(p.period, p.left) for p in stats.audience],
         "subscribers_by_zone": stats.by_zone,
         "subscribers_by_strategy": stats.by_strategy,
         "subscribers_by_language": stats.by_language,

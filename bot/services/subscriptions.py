@@ -8,12 +8,14 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.db.models import (
+    AudienceChange,
     Comune,
     Delivery,
     DeliveryMode,
@@ -81,6 +83,50 @@ def language_for(language_code: str | None, default_language: str) -> str:
     return code if code in SUPPORTED_LANGUAGES else default_language
 
 
+class AudienceReason(enum.StrEnum):
+    JOINED = "joined"
+    RETURNED = "returned"  # unblocked the bot, or back with a message after blocking it
+    BLOCKED = "blocked"  # blocked the bot, or Telegram says the chat is unreachable
+    FORGOTTEN = "forgotten"  # erased with /forget
+
+
+def record_audience_change(
+    session: AsyncSession, delta: int, reason: AudienceReason, now: datetime | None = None
+) -> None:
+    """Someone became reachable (+1) or stopped being reachable (-1), without saying who.
+
+    Call it where `Subscriber.active` or the subscriber's existence changes, and only then.
+    """
+    session.add(AudienceChange(occurred_at=now or utcnow(), delta=delta, reason=reason.value))
+
+
+async def _set_active(
+    session: AsyncSession, subscriber: Subscriber, active: bool, reason: AudienceReason
+) -> None:
+    """Flip `active` with a conditional UPDATE, so that two transactions racing to block (or
+    unblock) the same person record the change once; an inactive subscriber keeps the time
+    they became unreachable."""
+    if subscriber.active == active:
+        return
+    now = utcnow()
+    result = await session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id, Subscriber.active.is_(not active))
+        .values(active=active, blocked_at=None if active else now)
+    )
+    if result.rowcount:
+        record_audience_change(session, 1 if active else -1, reason, now)
+
+
+async def _reactivate(session: AsyncSession, subscriber: Subscriber) -> None:
+    await _set_active(session, subscriber, True, AudienceReason.RETURNED)
+
+
+async def leave(session: AsyncSession, subscriber: Subscriber, reason: AudienceReason) -> None:
+    """Stop sending to this person (blocked, unreachable, or about to be erased)."""
+    await _set_active(session, subscriber, False, reason)
+
+
 async def get_subscriber(session: AsyncSession, telegram_user_id: int) -> Subscriber | None:
     query = select(Subscriber).where(Subscriber.telegram_user_id == telegram_user_id)
     return await session.scalar(query)
@@ -96,9 +142,7 @@ async def get_or_create_subscriber(
 ) -> tuple[Subscriber, bool]:
     subscriber = await get_subscriber(session, telegram_user_id)
     if subscriber is not None:
-        if not subscriber.active:
-            subscriber.active = True
-            subscriber.blocked_at = None
+        await _reactivate(session, subscriber)
         subscriber.first_name = first_name
         return subscriber, False
     subscriber = Subscriber(
@@ -109,6 +153,7 @@ async def get_or_create_subscriber(
         active=True,
     )
     session.add(subscriber)
+    record_audience_change(session, +1, AudienceReason.JOINED)
     await session.flush()
     return subscriber, True
 
@@ -248,8 +293,7 @@ async def mark_blocked(session: AsyncSession, telegram_user_id: int) -> bool:
     subscriber = await get_subscriber(session, telegram_user_id)
     if subscriber is None:
         return False
-    subscriber.active = False
-    subscriber.blocked_at = utcnow()
+    await leave(session, subscriber, AudienceReason.BLOCKED)
     return True
 
 
@@ -257,17 +301,15 @@ async def mark_unblocked(session: AsyncSession, telegram_user_id: int) -> bool:
     subscriber = await get_subscriber(session, telegram_user_id)
     if subscriber is None:
         return False
-    subscriber.active = True
-    subscriber.blocked_at = None
+    await _reactivate(session, subscriber)
     return True
 
 
 async def deactivate(session: AsyncSession, subscriber_id: int) -> None:
     """Telegram says the chat is unreachable (blocked, deleted): stop sending to it."""
     subscriber = await session.get(Subscriber, subscriber_id)
-    if subscriber is not None and subscriber.active:
-        subscriber.active = False
-        subscriber.blocked_at = utcnow()
+    if subscriber is not None:
+        await leave(session, subscriber, AudienceReason.BLOCKED)
 
 
 async def move_chat(session: AsyncSession, subscriber_id: int, new_chat_id: int) -> None:
