@@ -6,13 +6,14 @@ import asyncio
 import csv
 import dataclasses
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.__main__ import _parser
 from bot.db.models import EntryKind, utcnow
+from bot.i18n import TIMEZONE
 from bot.record_cli import execute
 from bot.services import participation, record
 from bot.services.record import ExportRow, Format, RecordFilter
@@ -199,7 +200,8 @@ async def test_cli_exports_csv_with_filters_and_xlsx_to_a_file(db, two_comments,
     # A text that starts like a formula is defused in CSV.
     assert rows[0]["text"].startswith("'=HYPERLINK")
 
-    today = datetime.now(UTC).date().isoformat()
+    # Days are Rome days: between 23:00 and 24:00 UTC, Rome is already on the next one.
+    today = datetime.now(TIMEZONE).date().isoformat()
     code, _ = await run_cli(
         db,
         "export",
