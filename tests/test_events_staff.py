@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from bot.app import build_sender
 from bot.db.models import (
-    Delivery,
     Event,
     Notification,
     RsvpAnswer,
@@ -24,6 +23,7 @@ from bot.services import event_input, events, staff, subscriptions
 from bot.services.event_input import EventChange, EventUsageError
 from bot.services.events import EventDraft, EventError
 from bot.services.subscriptions import Target
+from tests.test_events import recipients
 
 ADMIN = 4242
 REFUSED = "This command is reserved to the staff of the plan's office."
@@ -180,17 +180,6 @@ async def rsvp(db, subscriber: Subscriber, event_id: int, answer: RsvpAnswer) ->
     async with db.transaction() as session:
         row = await session.get(Subscriber, subscriber.id)
         await events.answer_rsvp(session, row, event_id, answer, datetime.now(UTC))
-
-
-async def recipients(db, source_key: str) -> list[int]:
-    async with db.transaction() as session:
-        rows = await session.scalars(
-            select(Delivery.chat_id)
-            .join(Notification, Notification.id == Delivery.notification_id)
-            .where(Notification.source_key == source_key)
-            .order_by(Delivery.chat_id)
-        )
-        return list(rows)
 
 
 async def audit_rows(db) -> list[tuple[int, str, dict]]:
