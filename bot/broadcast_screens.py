@@ -17,7 +17,7 @@ from bot import callbacks
 from bot.db.models import BroadcastDraft, TargetKind
 from bot.i18n import _, current_language, format_datetime, format_number
 from bot.participation_screens import category_label
-from bot.screens import View
+from bot.screens import View, shorten
 from bot.services import broadcasts, monitoring, plan, subscriptions
 from bot.services.broadcasts import CATEGORIES, Audience
 from bot.services.subscriptions import Target, UnknownTarget
@@ -52,10 +52,6 @@ def _rows(buttons: list, per_row: int) -> list[list]:
 
 def _mark(chosen: bool, label: str) -> str:
     return f"✅ {label}" if chosen else label
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
 
 
 def compose() -> str:
@@ -167,7 +163,7 @@ async def _strategy_choice_rows(session: AsyncSession, draft: BroadcastDraft) ->
     return [
         [
             _button(
-                _shorten(f"{strategy.id} · {strategy.name(language)}")
+                shorten(f"{strategy.id} · {strategy.name(language)}", LABEL_CHARS)
                 + f" ({format_number(counts.get(strategy.id, 0))})",
                 draft,
                 Page.ACTIONS,
@@ -186,7 +182,10 @@ async def _action_rows(session: AsyncSession, draft, audience: Audience, strateg
     rows = [
         [
             _button(
-                _mark(action.code in chosen, _shorten(f"{action.code} · {action.title(language)}")),
+                _mark(
+                    action.code in chosen,
+                    shorten(f"{action.code} · {action.title(language)}", LABEL_CHARS),
+                ),
                 draft,
                 "a",
                 action.code,

@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import event_text
 from bot.db.models import Event, EventStatus
 from bot.i18n import N_, _, current_language, format_datetime
-from bot.screens import View
+from bot.screens import View, shorten
 from bot.services.events import EventDraft
 from feeds.telegram_html import escape
 
@@ -103,7 +103,7 @@ def staff_list(rows: list[tuple[Event, dict[str, int]]], show_all: bool, hidden:
     heading = _("<b>All events</b>") if show_all else _("<b>Upcoming events</b>")
     lines = [heading]
     for event, counts in rows:
-        title = escape(_shorten(event.title(current_language()), 80))
+        title = escape(shorten(event.title(current_language()), 80))
         status = _(_STATUS_LABELS.get(event.status, _STATUS_LABELS[EventStatus.SCHEDULED]))
         answers = _("yes {yes} · maybe {maybe} · no {no}").format(
             yes=counts.get("yes", 0), maybe=counts.get("maybe", 0), no=counts.get("no", 0)
@@ -113,10 +113,6 @@ def staff_list(rows: list[tuple[Event, dict[str, int]]], show_all: bool, hidden:
     if hidden:
         lines.append(_("({count} more not shown)").format(count=hidden))
     return View("\n".join(lines))
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def changed(

@@ -23,21 +23,16 @@ from bot.monitoring_text import (
     status_icon,
     status_label,
 )
-from bot.screens import View
+from bot.screens import View, shorten
 from bot.services import monitoring, plan
 from bot.services.monitoring import ActionCard, IndicatorView
 from bot.services.subscriptions import display_name
 
-LABEL_CHARS = 48
 MAX_LISTED = 40
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
-
-
-def _shorten(text: str, limit: int = LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _strategy_name(strategy: Strategy) -> str:
@@ -59,7 +54,7 @@ async def strategies(session: AsyncSession) -> View:
     rows = []
     for strategy in await plan.list_strategies(session):
         count = counts.get(strategy.id, 0)
-        label = f"{strategy.id} · {_shorten(_strategy_name(strategy), 36)} ({count})"
+        label = f"{strategy.id} · {shorten(_strategy_name(strategy), 36)} ({count})"
         rows.append([_button(label, callbacks.plan_data(strategy_id=strategy.id))])
     text = "\n\n".join(
         [
@@ -97,7 +92,7 @@ def _action_rows(actions: list[PlanAction]) -> list[list[InlineKeyboardButton]]:
     for action in actions[:MAX_LISTED]:
         label = (
             f"{status_icon(action.status)} {action.code} · "
-            f"{_shorten(action.title(language), 34)} {action.progress_pct}%"
+            f"{shorten(action.title(language), 34)} {action.progress_pct}%"
         )
         rows.append([_button(label, callbacks.plan_data(action_code=action.code))])
     return rows

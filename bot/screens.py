@@ -31,6 +31,11 @@ class View:
     keyboard: InlineKeyboardMarkup | None = None
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut with "…" (button labels, list lines)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
 

@@ -211,11 +211,12 @@ async def _toggle_target(
 
 
 def _preview(draft: BroadcastDraft) -> Step:
-    if broadcasts.audience_of(draft).is_empty():
+    audience = broadcasts.audience_of(draft)
+    if audience.is_empty():
         return Step(alert=_("Choose an audience first."))
     draft.step = "when"
     new = broadcasts.new_broadcast(
-        draft.token, draft.html, broadcasts.audience_of(draft), media=broadcasts.media_of(draft)
+        draft.token, draft.html, audience, media=broadcasts.media_of(draft)
     )
     sample = Notification(template=new.template, payload=new.payload, tags=[])
     shown = render.render_single(sample, 0, current_language())
