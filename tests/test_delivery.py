@@ -14,6 +14,7 @@ from bot.delivery.sender import SenderConfig
 from bot.services import outbox, subscriptions
 from bot.services.outbox import NewNotification
 from bot.services.subscriptions import Target
+from tests.conftest import eventually
 
 FAST = SenderConfig(
     messages_per_second=None, per_chat_interval_s=None, retry_base_s=0.05, idle_sleep_s=0.05
@@ -456,3 +457,32 @@ async def test_an_unusable_image_falls_back_to_text(db, sandbox, make_sender):
     (message,) = sandbox.user(1).bot_messages
     assert message.kind != "photo" and "Nuovo bando per il Tigullio" in message.text
     assert {d.state for d in await deliveries(db)} == {DeliveryState.SENT}
+
+
+async def test_a_wake_during_an_idle_round_is_not_lost(db, sandbox, make_sender):
+    """A notification committed after the round's claim query, with its wake() arriving
+    before the round ends, goes out at once, not after the idle sleep."""
+    await subscriber(db, sandbox, 1, GENOVA)
+    sender = make_sender(SenderConfig(messages_per_second=None, idle_sleep_s=60.0))
+    first_round = sender.run_once
+
+    async def round_that_misses_a_notification() -> int:
+        handled = await first_round()
+        sender.run_once = first_round
+        await enqueue(db, news("late", GENOVA))
+        sender.wake()
+        return handled
+
+    sender.run_once = round_that_misses_a_notification
+    stop = asyncio.Event()
+    async with sender.bot:
+        running = asyncio.create_task(sender.run_forever(stop))
+        try:
+
+            async def delivered():
+                return sandbox.user(1).bot_messages
+
+            assert await eventually(delivered, timeout=5)
+        finally:
+            stop.set()
+            await running

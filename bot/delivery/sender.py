@@ -189,6 +189,9 @@ class Sender:
         await self.recover()
         try:
             while not stop.is_set():
+                # Cleared before the round, not after it: a wake() that comes while the round
+                # runs (a notification committed after its claim query) must not be lost.
+                self._wake.clear()
                 try:
                     handled = await self.run_once()
                     if handled == 0:
@@ -197,7 +200,6 @@ class Sender:
                     log.exception("delivery round failed; trying again shortly")
                     handled = 0
                 if handled == 0:
-                    self._wake.clear()
                     await _wait_any(stop, self._wake, self.config.idle_sleep_s)
         finally:
             await self.close()
