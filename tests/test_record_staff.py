@@ -6,6 +6,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import json
 from datetime import datetime
 
 import pytest
@@ -177,6 +178,30 @@ async def test_staff_verify_a_declared_organisation(sandbox, db, running_bot):
     assert "non è più verificata" in office.last_bot_message.text
     await office.send("/verify u-nobody")
     assert "Non esiste il partecipante u-nobody." in office.last_bot_message.text
+
+
+async def test_mydata_says_what_staff_did_but_never_who(sandbox, db, two_comments):
+    anna, _ben = two_comments
+    await anna.send("/profile")
+    await anna.press("Organizzazione")
+    await anna.send("Pro Loco di Zoagli")
+    comment = next(e for e in await entries(db) if e.kind == EntryKind.COMMENT)
+    office = admin(sandbox)
+    await office.send(f"/verify {(await participant(db, 1001)).pseudonym}")
+    await office.send(f"/answer {comment.reference} Grazie")
+    await office.send(f"/hide {comment.reference} fuori tema")
+
+    await anna.send("/mydata")
+    data = json.loads(anna.last_bot_message.file_bytes)
+
+    assert str(ADMIN) not in anna.last_bot_message.file_bytes.decode("utf-8")
+    profile = data["participant"]
+    assert profile["organisation_verified"] is True and profile["verified_at"]
+    assert "verified_by" not in profile
+    (answered,) = [e for e in data["record_entries"] if e["reference"] == comment.reference]
+    assert answered["staff_reply"] == "Grazie" and answered["staff_reply_at"]
+    assert answered["hidden"] is True and answered["hidden_at"]
+    assert "staff_reply_by" not in answered and "hidden_by" not in answered
 
 
 # --- the command line --------------------------------------------------------------

@@ -31,6 +31,10 @@ from bot.services.subscriptions import AudienceReason
 
 CONTROLLER = "Città Metropolitana di Genova"
 
+# Who on the staff verified, hid or answered is the office's business, not the person's:
+# /mydata says that it happened and when, never by whom (their Telegram ids).
+STAFF_IDENTITIES = ("verified_by", "hidden_by", "staff_reply_by")
+
 
 @cache
 def contact_email(path: Path = DEFAULT_PLAN_FILE) -> str:
@@ -84,7 +88,7 @@ async def my_data(session: AsyncSession, subscriber: Subscriber, now: datetime) 
         "contact": contact_email(),
         "subscriber": _columns(subscriber),
         "subscriptions": [_columns(s, ("id", "subscriber_id")) for s in subscriptions],
-        "participant": _columns(participant) if participant else None,
+        "participant": _columns(participant, STAFF_IDENTITIES) if participant else None,
         "record_entries": [_entry(entry) for entry in entries],
         "questions_asked": [_columns(p, ("subscriber_id",)) for p in prompts],
         "deliveries": await _deliveries_summary(session, subscriber),
@@ -92,7 +96,7 @@ async def my_data(session: AsyncSession, subscriber: Subscriber, now: datetime) 
 
 
 def _entry(entry: RecordEntry) -> dict:
-    data = _columns(entry)
+    data = _columns(entry, STAFF_IDENTITIES)
     data["tags"] = [f"{t.target_kind}:{t.target_id}" for t in entry.tags]
     return data
 
