@@ -45,11 +45,12 @@ class _Rule:
 
 
 def fold(text: str, *, keep_case: bool = False) -> str:
-    """Text for matching: accents removed, apostrophes unified, spaces collapsed, and
-    (unless `keep_case`) case folded."""
+    """Text for matching: accents removed, apostrophes unified, spaces collapsed and
+    trimmed, and (unless `keep_case`) case folded. The one way the whole bot compares
+    names (feed tagging, monitoring imports, plan search, the declared comune)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    bare = _SPACES.sub(" ", bare)
+    bare = _SPACES.sub(" ", bare).strip()
     return bare if keep_case else bare.casefold()
 
 

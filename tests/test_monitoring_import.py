@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from bot.__main__ import main
 from bot.db.models import AnnualReview, Indicator, Measurement, Notification, PlanAction
-from bot.services import monitoring
+from bot.services import monitoring, monitoring_validate
 from bot.services.monitoring_sources import SourceError, read_file
 from bot.services.monitoring_validate import InvalidDataset
+from feeds.classify import fold
 
 SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "data" / "monitoring_sample.yaml"
 UPDATE_CSV = Path(__file__).resolve().parent / "data" / "monitoring_update.csv"
@@ -275,3 +276,10 @@ async def test_feedback_can_be_about_an_imported_action(db):
         assert await subjects.chosen(session, "action", "S9.9") is None
     assert subject.kind == "action" and subject.name_it.startswith("S4.1 · ")
     assert ("action", "S4.1") in subject.tags and ("strategy", "S4") in subject.tags
+
+
+def test_one_fold_for_every_name_the_bot_matches():
+    """Monitoring imports, plan search, /profile and feed tagging fold names the same way."""
+    assert monitoring.fold is monitoring_validate.fold is fold
+    assert fold("  Serrà  Riccò ") == fold("serra ricco") == "serra ricco"
+    assert fold("Sant’Olcese") == fold("SANT`OLCESE") == "sant'olcese"

@@ -288,6 +288,26 @@ async def test_profile_category_organisation_and_comune_are_copied_onto_entries(
     assert entry.organisation_verified is False
 
 
+@pytest.mark.parametrize(
+    ("typed", "comune"),
+    [
+        ("Sant’Olcese", "Sant'Olcese"),  # the apostrophe an iPhone types
+        ("sant'olcese", "Sant'Olcese"),
+        ("  Sant`Olcese ", "Sant'Olcese"),
+        ("Serra Ricco", "Serra Riccò"),  # a keyboard without accents
+        ("Serrà  Riccò", "Serra Riccò"),
+    ],
+)
+async def test_profile_finds_a_comune_however_its_name_is_typed(db, sandbox, typed, comune):
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await consenting(anna)
+    await anna.send("/profilo")
+    await anna.press("Comune")
+    await anna.send(typed)
+    assert f"Comune: {comune}" in anna.last_bot_message.text
+    assert (await participant(db, 1001)).comune_istat is not None
+
+
 async def test_mydata_sends_everything_stored_as_a_json_file(settings, db, sandbox):
     anna = await follower(db, sandbox, 1001, GENOVA)
     await deliver(settings, db, sandbox, news("n1", GENOVA))

@@ -44,9 +44,9 @@ from bot.services.monitoring_validate import (
     MeasurementData,
     Reference,
     ReviewData,
-    fold,
     validate,
 )
+from feeds.classify import fold
 
 
 @dataclass

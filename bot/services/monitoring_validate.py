@@ -7,7 +7,6 @@ reason; a dataset with any problem is refused whole, so nothing is ever half-imp
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from bot.services.monitoring_sources import (
     REVIEW,
     RawRecord,
 )
+from feeds.classify import fold
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4]|-S[12])?$")
@@ -159,12 +159,6 @@ class InvalidDataset(ValueError):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"{len(errors)} problem(s) in the monitoring data")
         self.errors = errors
-
-
-def fold(text: str) -> str:
-    """Lower case without accents or apostrophe variants, for matching names."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower().replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def validate(records: Iterable[RawRecord], reference: Reference) -> Dataset:

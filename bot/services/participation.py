@@ -33,6 +33,7 @@ from bot.db.models import (
 from bot.i18n import TIMEZONE
 from bot.services import subjects
 from bot.services.subjects import Subject
+from feeds.classify import fold
 
 MAX_TEXT_CHARS = 2000
 MAX_ORGANISATION_CHARS = 200
@@ -455,8 +456,8 @@ async def find_comune(session: AsyncSession, text: str) -> Comune | None:
     if re.fullmatch(r"\d{6}", wanted):
         return await session.get(Comune, wanted)
     comuni = await session.scalars(select(Comune))
-    folded = wanted.casefold()
-    return next((c for c in comuni if c.name.casefold() == folded), None)
+    folded = fold(wanted)
+    return next((c for c in comuni if fold(c.name) == folded), None)
 
 
 async def _answer_profile_question(
