@@ -132,31 +132,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_application, build_sender
-    from bot.event_jobs import schedule_event_reminders
-    from bot.jobs import schedule_feed_polling
-    from bot.metrics import Metrics
-    from bot.monitoring_jobs import schedule_monitoring_polling
-    from bot.runtime import Deployment, run_until_signalled
-    from bot.services.monitoring_config import MonitoringConfig
+    from bot.runtime import Deployment, compose, run_until_signalled
 
     receive = "webhook" if args.webhook else "none" if args.worker else "polling"
     deployment = Deployment(receive=receive, sends=not args.web_only)
     if receive == "webhook":
         settings.require_webhook()
     db = await prepare_database(settings)
-    metrics = Metrics()
-    application = build_application(settings, db, metrics=metrics)
-    sender = build_sender(settings, db, metrics=metrics)
-    if deployment.sends:
-        # Polling feeds from several workers is safe (one notification per item), but wasteful.
-        schedule_feed_polling(application, sender=sender, metrics=metrics)
-        schedule_monitoring_polling(application, MonitoringConfig.from_env(), sender=sender)
-        schedule_event_reminders(application, sender=sender)
     try:
-        await run_until_signalled(
-            settings, db, application, deployment, sender=sender, metrics=metrics
-        )
+        await run_until_signalled(compose(settings, db, deployment))
     finally:
         await db.dispose()
     return 0

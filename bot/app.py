@@ -20,20 +20,20 @@ from bot.web import count_updates
 log = logging.getLogger(__name__)
 
 
-def build_application(
-    settings: Settings,
-    db: Database,
-    *,
-    base_url: str | None = None,
-    base_file_url: str | None = None,
-    metrics: Metrics | None = None,
-) -> BotApplication:
-    api_base = base_url or settings.telegram_api_base_url
+# PTB runs at most one handler per group, so counting has a group of its own, before every
+# other one (-2 broadcast wizard input, -1 monitoring uploads, 0 commands and the rest): a
+# counter that matches every update must never take a group another handler needs.
+COUNTING_GROUP = -100
+
+
+def build_application(settings: Settings, db: Database, *, metrics: Metrics) -> BotApplication:
+    """The Telegram application of `python -m bot run`; use `bot.runtime.compose` to get it."""
+    api_base = settings.telegram_api_base_url
     builder = (
         Application.builder()
         .token(settings.require_token())
         .base_url(api_base)
-        .base_file_url(base_file_url or _file_url_for(api_base))
+        .base_file_url(_file_url_for(api_base))
         .context_types(CONTEXT_TYPES)
         # Replies share Telegram's overall budget with the sender (DELIVERY_RATE).
         .rate_limiter(AIORateLimiter(overall_max_rate=_overall_rate(settings), max_retries=2))
@@ -42,9 +42,7 @@ def build_application(
     application = builder.build()
     application.bot_data.settings = settings
     application.bot_data.db = db
-    if metrics is not None:
-        # Group -1 runs before the handlers and lets them run: it only counts.
-        application.add_handler(TypeHandler(Update, count_updates(metrics)), group=-1)
+    application.add_handler(TypeHandler(Update, count_updates(metrics)), group=COUNTING_GROUP)
     handlers.register(application)
     return application
 

@@ -10,11 +10,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
 SUPPORTED_LANGUAGES = ("it", "en")
+# The plan is the Città Metropolitana di Genova's: every date people read is Italian time.
+# The one source of the time zone for the whole bot (bot.i18n re-exports it).
+TIMEZONE = ZoneInfo("Europe/Rome")
+DEFAULT_PROGRESS_THRESHOLD = 10
+DEFAULT_MONITORING_POLL_INTERVAL_S = 3600.0
+MIN_MONITORING_POLL_INTERVAL_S = 60.0
 DEFAULT_DATABASE_URL = "sqlite:///psm-bot.sqlite3"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
@@ -26,13 +32,61 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Where monitoring data comes from besides files, and what makes a notification.
+
+    | Variable | Meaning |
+    |---|---|
+    | `MONITORING_URL` | a JSON or CSV dataset polled by URL (conditional GET) |
+    | `MONITORING_POLL_INTERVAL` | seconds between polls (default 3600, at least 60) |
+    | `MONITORING_SQL_URL` | an external database, as a SQLAlchemy URL |
+    | `MONITORING_SQL_QUERY` | the query that returns its rows (columns named as in the CSV) |
+    | `MONITORING_PROGRESS_THRESHOLD` | progress points that make a notification (default 10) |
+    """
+
+    url: str | None = None
+    poll_interval_s: float = DEFAULT_MONITORING_POLL_INTERVAL_S
+    sql_url: str | None = None
+    sql_query: str | None = None
+    progress_threshold: int = DEFAULT_PROGRESS_THRESHOLD
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> MonitoringSettings:
+        sql_url = _optional(values.get("MONITORING_SQL_URL"))
+        sql_query = _optional(values.get("MONITORING_SQL_QUERY"))
+        if bool(sql_url) != bool(sql_query):
+            raise ConfigError(
+                "MONITORING_SQL_URL and MONITORING_SQL_QUERY go together: set both or neither"
+            )
+        return cls(
+            url=_parse_monitoring_url(values.get("MONITORING_URL")),
+            poll_interval_s=_parse_interval(values.get("MONITORING_POLL_INTERVAL")),
+            sql_url=sql_url,
+            sql_query=sql_query,
+            progress_threshold=_parse_threshold(values.get("MONITORING_PROGRESS_THRESHOLD")),
+        )
+
+    def require_url(self) -> str:
+        if not self.url:
+            raise ConfigError("MONITORING_URL is not set: the address of the JSON or CSV dataset")
+        return self.url
+
+    def require_sql(self) -> tuple[str, str]:
+        if not self.sql_url or not self.sql_query:
+            raise ConfigError(
+                "MONITORING_SQL_URL and MONITORING_SQL_QUERY are not set: a SQLAlchemy URL "
+                "such as postgresql://user@host/db and a SELECT returning the monitoring rows"
+            )
+        return self.sql_url, self.sql_query
+
+
+@dataclass(frozen=True)
 class Settings:
     telegram_bot_token: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     default_language: str = "it"
-    timezone: str = "Europe/Rome"
     log_level: str = "INFO"
     log_format: str = "text"
     delivery_rate: float = 30.0
@@ -41,10 +95,11 @@ class Settings:
     webhook_secret: str | None = None
     port: int | None = None
     listen: str = "0.0.0.0"
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return TIMEZONE
 
     def require_webhook(self) -> tuple[str, str]:
         if not self.webhook_url or not self.webhook_secret:
@@ -66,17 +121,14 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
     ) -> Settings:
-        values: dict[str, str] = {}
-        if env_file is not None and env_file.is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
+        values = _environment(environ, env_file)
+        _check_timezone(values.get("TIMEZONE"))
         return cls(
             telegram_bot_token=_parse_token(values.get("TELEGRAM_BOT_TOKEN")),
             database_url=_parse_database_url(values.get("DATABASE_URL")),
             telegram_api_base_url=_parse_base_url(values.get("TELEGRAM_API_BASE_URL")),
             admin_ids=_parse_admin_ids(values.get("ADMIN_IDS")),
             default_language=_parse_language(values.get("DEFAULT_LANGUAGE")),
-            timezone=_parse_timezone(values.get("TIMEZONE")),
             log_level=_parse_log_level(values.get("LOG_LEVEL")),
             log_format=_parse_log_format(values.get("LOG_FORMAT")),
             delivery_rate=_parse_rate(values.get("DELIVERY_RATE")),
@@ -85,7 +137,17 @@ class Settings:
             webhook_secret=_parse_secret(values.get("WEBHOOK_SECRET")),
             port=_parse_port(values.get("PORT")),
             listen=(values.get("LISTEN") or "0.0.0.0").strip(),
+            monitoring=MonitoringSettings.from_values(values),
         )
+
+
+def _environment(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    """`.env` first, the real environment over it."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
 
 
 def _blank(value: str | None) -> bool:
@@ -153,14 +215,12 @@ def _parse_language(value: str | None) -> str:
     return language
 
 
-def _parse_timezone(value: str | None) -> str:
-    if _blank(value):
-        return "Europe/Rome"
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TIMEZONE is not a known IANA time zone: {value!r}") from None
-    return value.strip()
+def _check_timezone(value: str | None) -> None:
+    """TIMEZONE used to be a setting that nothing obeyed; the plan's time is Italian time."""
+    if not _blank(value) and value.strip() != TIMEZONE.key:
+        raise ConfigError(
+            f"TIMEZONE is fixed to {TIMEZONE.key}, the plan's time zone; unset it (got {value!r})"
+        )
 
 
 def _parse_log_level(value: str | None) -> str:
@@ -229,3 +289,35 @@ def _parse_log_format(value: str | None) -> str:
     if fmt not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json; got {value!r}")
     return fmt
+
+
+def _optional(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def _parse_monitoring_url(value: str | None) -> str | None:
+    url = _optional(value)
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"MONITORING_URL must be an http(s) address, not {url!r}")
+    return url
+
+
+def _parse_interval(value: str | None) -> float:
+    if not _optional(value):
+        return DEFAULT_MONITORING_POLL_INTERVAL_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds < MIN_MONITORING_POLL_INTERVAL_S:
+        minimum = MIN_MONITORING_POLL_INTERVAL_S
+        raise ConfigError(f"MONITORING_POLL_INTERVAL must be a number of seconds ≥ {minimum:g}")
+    return seconds
+
+
+def _parse_threshold(value: str | None) -> int:
+    if not _optional(value):
+        return DEFAULT_PROGRESS_THRESHOLD
+    if not value.strip().isdigit() or not 1 <= int(value) <= 100:
+        raise ConfigError("MONITORING_PROGRESS_THRESHOLD must be a whole number from 1 to 100")
+    return int(value)

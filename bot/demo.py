@@ -7,12 +7,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import build_application, build_sender
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import NotificationKind
 from bot.delivery.sender import Sender
-from bot.runtime import polling, prepare_database
+from bot.runtime import Deployment, compose, polling, prepare_database
 from bot.sandbox import BotApiSandbox
 from bot.services import monitoring, outbox
 from bot.services.monitoring_remote import today_in_rome
@@ -40,15 +39,17 @@ DEMO_NEWS = NewNotification(
 async def run_demo(*, keep_db: str | None = None, out=print) -> int:
     with tempfile.TemporaryDirectory(prefix="psm-bot-demo-") as workdir:
         database = Path(keep_db) if keep_db else Path(workdir) / "demo.sqlite3"
-        settings = Settings(telegram_bot_token=DEMO_TOKEN, database_url=f"sqlite:///{database}")
         async with BotApiSandbox(token=DEMO_TOKEN, bot_username="psm_genova_demo_bot") as sandbox:
+            settings = Settings(
+                telegram_bot_token=DEMO_TOKEN,
+                database_url=f"sqlite:///{database}",
+                telegram_api_base_url=sandbox.base_url,
+            )
             db = await prepare_database(settings)
             try:
-                urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
-                application = build_application(settings, db, **urls)
-                sender = build_sender(settings, db, **urls)
-                async with polling(application, sender=sender, poll_timeout=1):
-                    anna, ben = await _play_script(sandbox, db, sender)
+                bot = compose(settings, db, Deployment())
+                async with polling(bot.application, sender=bot.sender, poll_timeout=1):
+                    anna, ben = await _play_script(sandbox, db, bot.sender)
             finally:
                 await db.dispose()
             out("=" * 72)

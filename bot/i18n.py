@@ -14,7 +14,6 @@ from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime as babel_format_datetime
@@ -23,11 +22,10 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from bot.config import SUPPORTED_LANGUAGES
+from bot.config import SUPPORTED_LANGUAGES, TIMEZONE
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
-TIMEZONE = ZoneInfo("Europe/Rome")
 
 _current_language: ContextVar[str] = ContextVar("language", default="it")
 

@@ -14,11 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import MonitoringSettings, Settings
 from bot.db.engine import Database
 from bot.services import monitoring
 from bot.services.monitoring import ImportReport
-from bot.services.monitoring_config import MonitoringConfig
 from bot.services.monitoring_remote import (
     PollOutcome,
     PollStatus,
@@ -51,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    config = MonitoringConfig.from_env()
+    config = settings.monitoring
     command = args.monitoring_command
     if command == "import":
         return await _import(args, db, config)
@@ -60,7 +59,7 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database) -> int
     return await _list(db, args.strategy)
 
 
-async def _import(args: argparse.Namespace, db: Database, config: MonitoringConfig) -> int:
+async def _import(args: argparse.Namespace, db: Database, config: MonitoringSettings) -> int:
     try:
         records: list[RawRecord] = [r for path in args.files for r in read_file(path)]
     except SourceError as error:
@@ -118,7 +117,7 @@ def _print_changes(report: ImportReport) -> None:
         print(f"  {change.kind.value}: {change.source_key}")
 
 
-async def _poll(args: argparse.Namespace, db: Database, config: MonitoringConfig) -> int:
+async def _poll(args: argparse.Namespace, db: Database, config: MonitoringSettings) -> int:
     if args.sql:
         sql_url, query = config.require_sql()
         outcome = await poll_sql(db, sql_url, query, threshold=config.progress_threshold)

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from telegram.ext import Job
 
+from bot.config import MonitoringSettings
 from bot.handlers.context import BotApplication, BotContext
-from bot.services.monitoring_config import MonitoringConfig
 from bot.services.monitoring_remote import PollOutcome, PollStatus, poll_sql, poll_url
 
 log = logging.getLogger(__name__)
@@ -28,13 +28,13 @@ class Wakeable(Protocol):
 
 @dataclass
 class MonitoringPollingJob:
-    config: MonitoringConfig
+    config: MonitoringSettings
     sender: Wakeable | None = None
 
 
 def schedule_monitoring_polling(
     application: BotApplication,
-    config: MonitoringConfig,
+    config: MonitoringSettings,
     *,
     sender: Wakeable | None = None,
     first_s: float = 30.0,
@@ -66,7 +66,7 @@ async def poll_monitoring(context: BotContext) -> None:
             job.sender.wake()
 
 
-async def poll_sources(db, config: MonitoringConfig) -> list[PollOutcome]:
+async def poll_sources(db, config: MonitoringSettings) -> list[PollOutcome]:
     """Poll every configured source once; a failing source does not stop the others."""
     outcomes = []
     threshold = config.progress_threshold

@@ -13,12 +13,16 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from telegram import Update
 
+from bot.app import build_application, build_sender
 from bot.config import ConfigError, Settings
 from bot.db import migrate
 from bot.db.engine import Database
 from bot.delivery.sender import Sender
+from bot.event_jobs import schedule_event_reminders
 from bot.handlers.context import BotApplication
+from bot.jobs import schedule_feed_polling
 from bot.metrics import Metrics
+from bot.monitoring_jobs import schedule_monitoring_polling
 from bot.services import plan
 from bot.web import WEBHOOK_PATH, HealthCheck, WebServer
 
@@ -111,21 +115,42 @@ async def sending(sender: Sender | None) -> AsyncIterator[asyncio.Task | None]:
 class Deployment:
     """What one process runs: how updates arrive, and whether it sends and schedules."""
 
-    receive: str  # "polling", "webhook" or "none" (a worker)
+    receive: str = "polling"  # "polling", "webhook" or "none" (a worker)
     sends: bool = True
 
 
+@dataclass
+class Composition:
+    """Everything one process of `python -m bot run` is made of."""
+
+    settings: Settings
+    db: Database
+    deployment: Deployment
+    application: BotApplication
+    sender: Sender
+    metrics: Metrics
+
+
+def compose(settings: Settings, db: Database, deployment: Deployment) -> Composition:
+    """The bot as `python -m bot run` builds it; tests and the demo build it here too."""
+    metrics = Metrics()
+    application = build_application(settings, db, metrics=metrics)
+    sender = build_sender(settings, db, metrics=metrics)
+    if deployment.sends:
+        # Polling feeds from several workers is safe (one notification per item), but wasteful.
+        schedule_feed_polling(application, sender=sender, metrics=metrics)
+        schedule_monitoring_polling(application, settings.monitoring, sender=sender)
+        schedule_event_reminders(application, sender=sender)
+    return Composition(settings, db, deployment, application, sender, metrics)
+
+
 async def run_until_signalled(
-    settings: Settings,
-    db: Database,
-    application: BotApplication,
-    deployment: Deployment,
-    *,
-    sender: Sender | None = None,
-    metrics: Metrics | None = None,
-    stop: asyncio.Event | None = None,
+    composition: Composition, *, stop: asyncio.Event | None = None
 ) -> None:
     """Run until SIGINT/SIGTERM (or until `stop` is set); in-flight work finishes first."""
+    settings, db, deployment = composition.settings, composition.db, composition.deployment
+    application, metrics = composition.application, composition.metrics
+    sender = composition.sender
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -134,7 +159,6 @@ async def run_until_signalled(
     webhook_url, secret = (
         settings.require_webhook() if deployment.receive == "webhook" else (None, None)
     )
-    metrics = metrics or Metrics()
     async with (
         _running(application, receive=deployment.receive, webhook_url=webhook_url, secret=secret),
         sending(sender if deployment.sends else None) as sender_task,

@@ -7,6 +7,7 @@ Every test that uses `db` runs twice: on SQLite and on PostgreSQL (127.0.0.1:543
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -157,17 +158,32 @@ async def sandbox():
         stand_in.assert_no_rejections()
 
 
+def compose_against(sandbox, settings: Settings, db: Database, deployment=None):
+    """The bot exactly as `python -m bot run` composes it, talking to the stand-in.
+
+    Tests that schedule jobs with their own timing use a deployment that does not send
+    (`run --webhook --web-only` composes the same handlers without jobs).
+    """
+    from bot.runtime import Deployment, compose
+
+    bot_settings = dataclasses.replace(settings, telegram_api_base_url=sandbox.base_url)
+    return compose(bot_settings, db, deployment or Deployment())
+
+
 @pytest.fixture
-async def running_bot(settings, db, sandbox):
-    """The real application, long polling the stand-in over HTTP."""
-    from bot.app import build_application
+def composed(settings, db, sandbox):
+    """The bot exactly as `python -m bot run` composes it (application, jobs, sender)."""
+    return compose_against(sandbox, settings, db)
+
+
+@pytest.fixture
+async def running_bot(composed):
+    """The shipped application, long polling the stand-in over HTTP (the sender is started
+    by the tests that want one, with the timing they need)."""
     from bot.runtime import polling
 
-    application = build_application(
-        settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-    )
-    async with polling(application, poll_timeout=1):
-        yield application
+    async with polling(composed.application, poll_timeout=1):
+        yield composed.application
 
 
 async def eventually(check, timeout: float = 5.0, interval: float = 0.05):

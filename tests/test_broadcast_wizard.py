@@ -422,13 +422,11 @@ async def test_a_document_can_compose_a_broadcast_instead_of_being_imported(
 
 
 async def test_a_draft_survives_a_restart_of_the_bot(settings, db, sandbox, citizens):
-    from bot.app import build_application
     from bot.runtime import polling
+    from tests.conftest import compose_against
 
     def application():
-        return build_application(
-            settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-        )
+        return compose_against(sandbox, settings, db).application
 
     admin = sandbox.user(ADMIN, language_code="en")
     async with polling(application(), poll_timeout=1):

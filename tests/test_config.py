@@ -18,7 +18,8 @@ def test_defaults_need_no_configuration():
     settings = settings_from({})
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.default_language == "it"
-    assert settings.timezone == "Europe/Rome"
+    assert settings.tz.key == "Europe/Rome"
+    assert settings.monitoring.progress_threshold == 10
     assert settings.telegram_bot_token is None
     assert settings.admin_ids == frozenset()
 
@@ -48,6 +49,8 @@ def test_values_are_read_and_normalised():
         ({"ADMIN_IDS": "12,abc"}, "ADMIN_IDS"),
         ({"DEFAULT_LANGUAGE": "de"}, "DEFAULT_LANGUAGE"),
         ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
+        ({"TIMEZONE": "UTC"}, "TIMEZONE"),
+        ({"MONITORING_PROGRESS_THRESHOLD": "0"}, "MONITORING_PROGRESS_THRESHOLD"),
         ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
@@ -141,3 +144,24 @@ def test_json_logs_are_one_json_object_per_line(capsys):
 def test_log_format_is_validated():
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         settings_from({"LOG_FORMAT": "xml"})
+
+
+def test_one_time_zone_rules_every_date_people_read():
+    from bot import i18n
+    from bot.config import TIMEZONE
+    from bot.services import monitoring_remote, timing
+
+    assert settings_from({"TIMEZONE": "Europe/Rome"}).tz is TIMEZONE
+    assert i18n.TIMEZONE is TIMEZONE
+    assert timing.TIMEZONE is TIMEZONE
+    assert monitoring_remote.TIMEZONE is TIMEZONE
+
+
+def test_monitoring_settings_are_part_of_the_settings_read_once(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "MONITORING_PROGRESS_THRESHOLD=25\nMONITORING_URL=https://dati.example.org/m.csv\n"
+    )
+    settings = settings_from({}, env_file=env_file)
+    assert settings.monitoring.progress_threshold == 25
+    assert settings.monitoring.url == "https://dati.example.org/m.csv"

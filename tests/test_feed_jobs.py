@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from bot.app import build_application, build_sender
+from bot.app import build_sender
 from bot.db.models import Feed, TargetKind
 from bot.delivery.sender import SenderConfig
 from bot.jobs import FEED_POLLING_JOB, schedule_feed_polling, tell_admins_about_paused_feeds
-from bot.runtime import polling
+from bot.runtime import Deployment, polling
 from bot.services import feed_registry, subscriptions
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollStatus
 from bot.services.feed_registry import FeedSpec
 from bot.services.subscriptions import Target
-from tests.conftest import eventually
+from tests.conftest import compose_against, eventually
 from tests.feed_server import FeedServer, item, without_proxies
 
 FAST = SenderConfig(messages_per_second=None, per_chat_interval_s=None, idle_sleep_s=0.05)
@@ -101,9 +101,7 @@ async def test_the_polling_job_polls_due_feeds_and_wakes_the_sender(
     await follower(db, sandbox, 401, "strategy", "S3")
     url = feed_server.serve("/mobilita.xml", [item(1, "Il PUMS metropolitano è approvato")])
     await add_due_feed(db, url, first_poll_backlog=1)
-    application = build_application(
-        settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-    )
+    application = compose_against(sandbox, settings, db, Deployment(sends=False)).application
     sender = make_sender(settings, db, sandbox, SLEEPY)
     job = schedule_feed_polling(application, sender=sender, every_s=0.2, first_s=0.1)
     assert job.name == FEED_POLLING_JOB
@@ -127,9 +125,7 @@ async def test_admins_are_told_in_their_language_when_a_feed_is_paused(
     feed_id = await add_due_feed(db, url, title="Comune <di> prova")
     async with db.transaction() as session:
         await session.execute(update(Feed).where(Feed.id == feed_id).values(consecutive_failures=9))
-    application = build_application(
-        settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-    )
+    application = compose_against(sandbox, settings, db, Deployment(sends=False)).application
     schedule_feed_polling(application, every_s=0.2, first_s=0.1)
 
     async with polling(application, poll_timeout=1):
@@ -163,9 +159,7 @@ async def test_an_admin_who_blocked_the_bot_does_not_stop_the_others(db, setting
         consecutive_failures=10,
         paused=True,
     )
-    application = build_application(
-        settings, db, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url
-    )
+    application = compose_against(sandbox, settings, db, Deployment(sends=False)).application
     async with application:
         await tell_admins_about_paused_feeds(application.bot, settings, db, [paused])
     assert sandbox.user(ADMIN_IT).bot_messages == []

@@ -9,15 +9,14 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_application, build_sender
-from bot.config import ConfigError
+from bot.app import build_sender
+from bot.config import ConfigError, MonitoringSettings, Settings
 from bot.db.models import MonitoringSource, Notification, PlanAction, TargetKind
 from bot.delivery.sender import SenderConfig
 from bot.monitoring_jobs import MONITORING_POLLING_JOB, poll_sources, schedule_monitoring_polling
-from bot.runtime import polling
-from bot.services.monitoring_config import MonitoringConfig
+from bot.runtime import Deployment, polling
 from bot.services.monitoring_remote import PollStatus, poll_sql, poll_url
-from tests.conftest import eventually
+from tests.conftest import compose_against, eventually
 from tests.feed_server import FeedServer, without_proxies
 from tests.test_delivery import subscriber
 
@@ -120,7 +119,7 @@ async def test_an_external_sql_database_is_read_with_the_configured_query(db, tm
         "SELECT codice AS code, strategia AS strategy, titolo AS title_it, "
         "stato AS status, pct AS progress FROM azioni"
     )
-    config = MonitoringConfig(sql_url=f"sqlite:///{path}", sql_query=query)
+    config = MonitoringSettings(sql_url=f"sqlite:///{path}", sql_query=query)
     (outcome,) = await poll_sources(db, config)
     assert outcome.status is PollStatus.IMPORTED and outcome.report.new_actions == 1
     async with db.transaction() as session:
@@ -130,21 +129,21 @@ async def test_an_external_sql_database_is_read_with_the_configured_query(db, tm
 
 
 def test_monitoring_settings_come_from_the_environment_with_clear_errors():
-    config = MonitoringConfig.from_env(
+    config = Settings.from_env(
         {"MONITORING_URL": "https://dati.example.org/m.json", "MONITORING_POLL_INTERVAL": "900"},
         env_file=None,
-    )
+    ).monitoring
     assert (config.url, config.poll_interval_s, config.progress_threshold) == (
         "https://dati.example.org/m.json",
         900.0,
         10,
     )
     with pytest.raises(ConfigError, match="set both or neither"):
-        MonitoringConfig.from_env({"MONITORING_SQL_URL": "sqlite:///x"}, env_file=None)
+        Settings.from_env({"MONITORING_SQL_URL": "sqlite:///x"}, env_file=None)
     with pytest.raises(ConfigError, match="MONITORING_PROGRESS_THRESHOLD"):
-        MonitoringConfig.from_env({"MONITORING_PROGRESS_THRESHOLD": "0"}, env_file=None)
+        Settings.from_env({"MONITORING_PROGRESS_THRESHOLD": "0"}, env_file=None)
     with pytest.raises(ConfigError, match="MONITORING_URL is not set"):
-        MonitoringConfig.from_env({}, env_file=None).require_url()
+        Settings.from_env({}, env_file=None).monitoring.require_url()
 
 
 async def test_the_scheduled_job_polls_the_dataset_and_followers_are_told(
@@ -153,15 +152,15 @@ async def test_the_scheduled_job_polls_the_dataset_and_followers_are_told(
     await subscriber(db, sandbox, 501, (TargetKind.STRATEGY, "S3"))
     url = server.serve("/m.json", body=dataset(), etag='"v1"', content_type=JSON_TYPE)
     urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
-    application = build_application(settings, db, **urls)
+    application = compose_against(sandbox, settings, db, Deployment(sends=False)).application
     sender = build_sender(
         settings,
         db,
         config=SenderConfig(messages_per_second=None, per_chat_interval_s=None),
         **urls,
     )
-    assert schedule_monitoring_polling(application, MonitoringConfig()) is None
-    config = MonitoringConfig(url=url, poll_interval_s=0.3)
+    assert schedule_monitoring_polling(application, MonitoringSettings()) is None
+    config = MonitoringSettings(url=url, poll_interval_s=0.3)
     job = schedule_monitoring_polling(application, config, sender=sender, first_s=0.1)
     assert job.name == MONITORING_POLLING_JOB
 

@@ -172,3 +172,27 @@ async def test_an_update_lists_each_kind_of_change_readably_in_italian(db, sandb
         "• S2.1 nuovo valore: Addetti insediati nel parco tecnologico",
         "• Revisione annuale 2025 del Piano",
     ]
+
+
+async def test_uploads_obey_the_progress_threshold_of_the_settings(settings, db, sandbox):
+    from bot.config import MonitoringSettings
+    from bot.runtime import polling
+    from tests.conftest import compose_against
+
+    header = "code,strategy,title_it,status,progress\n"
+    strict = dataclasses.replace(settings, monitoring=MonitoringSettings(progress_threshold=30))
+    bot = compose_against(sandbox, strict, db)
+    admin = sandbox.user(ADMIN, language_code="en")
+    async with polling(bot.application, poll_timeout=1):
+        await admin.send_document(
+            "actions.csv", (header + "S2.1,S2,Azione,in_progress,10\n").encode()
+        )
+        await admin.send_document(
+            "actions.csv", (header + "S2.1,S2,Azione,in_progress,30\n").encode()
+        )
+        # 20 points is under the threshold of 30 (the default, 10, would announce it).
+        assert admin.last_bot_message.text.splitlines()[2] == "Nothing changed."
+        await admin.send_document(
+            "actions.csv", (header + "S2.1,S2,Azione,in_progress,45\n").encode()
+        )
+        assert admin.last_bot_message.text.splitlines()[2].startswith("1 change, 1 notification")

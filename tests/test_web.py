@@ -9,11 +9,11 @@ import socket
 import aiohttp
 import pytest
 
-from bot.app import build_application, build_sender
 from bot.db.engine import Database
 from bot.metrics import Metrics
 from bot.runtime import Deployment, run_until_signalled
 from bot.web import SECRET_HEADER, WEBHOOK_PATH, HealthCheck, WebServer
+from tests.conftest import compose_against
 
 SECRET = "s3cret-token_for-tests"
 
@@ -34,20 +34,9 @@ async def webhook_bot(settings, db, sandbox):
         port=port,
         listen="127.0.0.1",
     )
-    metrics = Metrics()
-    urls = {"base_url": sandbox.base_url, "base_file_url": sandbox.base_file_url}
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_until_signalled(
-            settings,
-            db,
-            build_application(settings, db, metrics=metrics, **urls),
-            Deployment(receive="webhook"),
-            sender=build_sender(settings, db, **urls),
-            metrics=metrics,
-            stop=stop,
-        )
-    )
+    bot = compose_against(sandbox, settings, db, Deployment(receive="webhook"))
+    task = asyncio.create_task(run_until_signalled(bot, stop=stop))
     await sandbox.wait_until(lambda: bool(sandbox.webhook_info().get("url")), timeout=10)
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as client:
         for _ in range(100):  # the server starts right after the webhook is set

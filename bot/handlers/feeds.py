@@ -117,8 +117,11 @@ async def on_document(update: Update, context: BotContext) -> None:
         await reply(update, View(_("The file is too large (at most 5 MB).")))
         raise ApplicationHandlerStop
     content = bytes(await (await document.get_file()).download_as_bytearray())
+    threshold = context.bot_data.settings.monitoring.progress_threshold
     async with conversation(update, context) as convo:
-        view = await _import(convo, content, name, dry_run=is_dry_run(message.caption))
+        view = await _import(
+            convo, content, name, threshold=threshold, dry_run=is_dry_run(message.caption)
+        )
     await reply_in_pieces(update, view)
     raise ApplicationHandlerStop
 
@@ -136,11 +139,15 @@ class _DryRun(Exception):
         self.report = report
 
 
-async def _import(convo: Conversation, content: bytes, name: str, *, dry_run: bool = False) -> View:
+async def _import(
+    convo: Conversation, content: bytes, name: str, *, threshold: int, dry_run: bool = False
+) -> View:
     try:
         async with convo.session.begin_nested():
             records = read_named(content, name)
-            report = await monitoring.import_records(convo.session, records, today=today_in_rome())
+            report = await monitoring.import_records(
+                convo.session, records, today=today_in_rome(), threshold=threshold
+            )
             if dry_run:
                 raise _DryRun(report)
     except SourceError as error:

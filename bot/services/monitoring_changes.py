@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.config import DEFAULT_PROGRESS_THRESHOLD
 from bot.db.models import NotificationKind, TargetKind
 from bot.services.monitoring_validate import (
     ActionData,
@@ -29,7 +30,6 @@ from bot.services.monitoring_validate import (
 )
 from bot.services.outbox import NewNotification
 
-DEFAULT_PROGRESS_THRESHOLD = 10
 TEMPLATE = "monitoring"
 
 

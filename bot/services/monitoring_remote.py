@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.config import TIMEZONE
 from bot.db.engine import Database, sync_url
 from bot.db.models import MonitoringSource, utcnow
 from bot.services import monitoring
@@ -35,7 +35,6 @@ from bot.services.monitoring_validate import InvalidDataset
 from feeds.fetch import FeedFetcher, FetchResult, FetchStatus
 
 log = logging.getLogger(__name__)
-PLAN_TIMEZONE = ZoneInfo("Europe/Rome")
 
 
 class PollStatus(enum.StrEnum):
@@ -52,7 +51,7 @@ class PollOutcome:
 
 
 def today_in_rome(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(PLAN_TIMEZONE).date()
+    return (now or utcnow()).astimezone(TIMEZONE).date()
 
 
 async def poll_url(

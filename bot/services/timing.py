@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from bot.config import TIMEZONE
 from bot.db.models import DeliveryMode
 
-ROME = ZoneInfo("Europe/Rome")
 
-
-def in_quiet_hours(moment: datetime, start: int | None, end: int | None, tz=ROME) -> bool:
+def in_quiet_hours(moment: datetime, start: int | None, end: int | None, tz=TIMEZONE) -> bool:
     if start is None or end is None or start == end:
         return False
     hour = moment.astimezone(tz).hour
@@ -19,7 +17,7 @@ def in_quiet_hours(moment: datetime, start: int | None, end: int | None, tz=ROME
     return hour >= start or hour < end  # the window crosses midnight
 
 
-def end_of_quiet_hours(moment: datetime, start: int, end: int, tz=ROME) -> datetime:
+def end_of_quiet_hours(moment: datetime, start: int, end: int, tz=TIMEZONE) -> datetime:
     """The first instant at or after `moment` outside the quiet window [start, end)."""
     local = moment.astimezone(tz)
     candidate = _at_local_hour(local, end, tz)
@@ -35,7 +33,7 @@ def _at_local_hour(local: datetime, hour: int, tz) -> datetime:
 
 
 def next_digest_time(
-    moment: datetime, mode: str, hour: int, weekday: int = 0, tz=ROME
+    moment: datetime, mode: str, hour: int, weekday: int = 0, tz=TIMEZONE
 ) -> datetime | None:
     """When the next daily or weekly digest is due (None for instant delivery)."""
     if mode == DeliveryMode.INSTANT:
@@ -58,7 +56,7 @@ def release_time(
     *,
     quiet_start: int | None,
     quiet_end: int | None,
-    tz=ROME,
+    tz=TIMEZONE,
 ) -> datetime | None:
     """None when a due delivery may go now, else the time to try again."""
     if in_quiet_hours(moment, quiet_start, quiet_end, tz):
