@@ -6,7 +6,8 @@
     broadcast list                                             (scheduled, not yet sent)
     broadcast cancel ID
 
-Times are Rome times. Bad input gives one line on stderr and exit code 2.
+Times are Rome times. Bad input gives one line on stderr and exit code 2, in English from the
+same catalog as the staff's answers in Telegram.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import TargetKind, utcnow
-from bot.i18n import TIMEZONE
+from bot.i18n import TIMEZONE, _, use_locale
 from bot.services import broadcasts, staff
 from bot.services.broadcasts import Audience, BroadcastError, Media
 
 EXIT_BAD_INPUT = 2
+OPERATOR_LANGUAGE = "en"
 CLI_ACTOR = 0  # the audit log's actor for the command line
 _FILE_REFERENCE = re.compile(r"^(https://\S+|[A-Za-z0-9_-]{20,255})$")
 
@@ -67,7 +69,9 @@ def media_of(args: argparse.Namespace) -> Media | None:
     if not reference:
         return None
     if Path(reference).exists() or not _FILE_REFERENCE.match(reference):
-        raise BroadcastError(f"{reference}: give an https URL or a Telegram file id")
+        raise BroadcastError(
+            _("{reference}: give an https URL or a Telegram file id").format(reference=reference)
+        )
     name = reference.rsplit("/", 1)[-1] if reference.startswith("https://") else None
     return Media(kind, reference, name)
 
@@ -77,12 +81,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
     db = await prepare_database(settings)
     try:
-        return await _dispatch(args, db)
+        with use_locale(OPERATOR_LANGUAGE):
+            return await _dispatch(args, db)
     except BroadcastError as error:
-        print(f"psm-bot broadcast: {error}", file=sys.stderr)
+        _refuse(str(error))
         return EXIT_BAD_INPUT
     finally:
         await db.dispose()
+
+
+def _refuse(reason: str) -> None:
+    print(f"psm-bot broadcast: {reason}", file=sys.stderr)
 
 
 async def _dispatch(args: argparse.Namespace, db: Database) -> int:
@@ -92,7 +101,7 @@ async def _dispatch(args: argparse.Namespace, db: Database) -> int:
         return await _cancel(db, int(args.action[1]))
     if not args.action and (args.text or args.photo or args.document):
         return await _send(db, args)
-    print("psm-bot broadcast: use --text, list, or cancel ID", file=sys.stderr)
+    _refuse(_("use --text, list, or cancel ID"))
     return EXIT_BAD_INPUT
 
 
@@ -101,6 +110,7 @@ async def _send(db: Database, args: argparse.Namespace) -> int:
     at = _future_time(args.at, now) if args.at else None
     audience, media = audience_of(args), media_of(args)
     async with db.transaction() as session:
+        await broadcasts.check_audience(session, audience)
         count = await broadcasts.count_recipients(session, audience)
         notification, _created = await broadcasts.enqueue(
             session, secrets.token_hex(4), args.text or "", audience, at, media
@@ -115,7 +125,7 @@ def _future_time(text: str, now) -> datetime:
     try:
         return broadcasts.parse_time(text, now)
     except BroadcastError:
-        raise BroadcastError(f"not a future Rome time: {text}") from None
+        raise BroadcastError(_("not a future Rome time: {text}").format(text=text)) from None
 
 
 async def _list(db: Database) -> int:
@@ -137,7 +147,7 @@ async def _cancel(db: Database, notification_id: int) -> int:
                 session, CLI_ACTOR, "cancel_broadcast", utcnow(), notification_id=notification_id
             )
     if not cancelled:
-        print(f"psm-bot broadcast: {notification_id} is not a scheduled broadcast", file=sys.stderr)
+        _refuse(_("{id} is not a scheduled broadcast").format(id=notification_id))
         return EXIT_BAD_INPUT
     print(f"broadcast {notification_id} cancelled")
     return 0

@@ -7,7 +7,8 @@
     feeds export-opml [FILE]
     feeds poll [ID]
 
-Bad input gives one line on stderr and exit code 2.
+Bad input gives one line on stderr and exit code 2. Operators read English: the reasons come
+from the same catalog as the staff's answers in Telegram.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import Feed, utcnow
+from bot.i18n import _, use_locale
 from bot.runtime import prepare_database
 from bot.services import feed_registry
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollReport, active_feed_ids
@@ -30,6 +32,7 @@ from bot.services.feed_rules import FeedRulesError
 from feeds import policy
 
 EXIT_BAD_INPUT = 2
+OPERATOR_LANGUAGE = "en"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -96,6 +99,11 @@ def _tag_options(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `feeds` action; 0 when done, 2 for bad input (explained on stderr)."""
+    with use_locale(OPERATOR_LANGUAGE):
+        return await _run(args, settings)
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
     action = _ACTIONS[args.feeds_command]
     try:
         opml = _read_opml(args.file) if args.feeds_command == "import-opml" else None
@@ -127,7 +135,10 @@ def _read_opml(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise FeedError(f"cannot read {path}: {error.strerror or error}") from None
+        reason = error.strerror or error
+        raise FeedError(
+            _("cannot read {path}: {reason}").format(path=path, reason=reason)
+        ) from None
 
 
 def _split_ids(values: Iterable[str] | None) -> tuple[str, ...]:
@@ -217,7 +228,10 @@ async def _export_opml(context: _Context) -> int:
     try:
         path.write_bytes(document)
     except OSError as error:
-        raise FeedError(f"cannot write {path}: {error.strerror or error}") from None
+        reason = error.strerror or error
+        raise FeedError(
+            _("cannot write {path}: {reason}").format(path=path, reason=reason)
+        ) from None
     print(f"wrote {path}")
     return 0
 
@@ -231,7 +245,7 @@ async def _poll(context: _Context) -> int:
     else:
         result = await poller.poll_feed(feed_id)
         if result is None:
-            raise FeedError(f"there is no active feed #{feed_id} (see `feeds list`)")
+            raise FeedError(_("there is no active feed #{id}").format(id=feed_id))
         report = PollReport([result])
     for result in report.results:
         print(describe_poll(result))

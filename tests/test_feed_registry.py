@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot import feeds_cli
 from bot.db.models import Feed, Notification
+from bot.i18n import use_locale
 from bot.services import feed_registry
 from bot.services.feed_registry import FeedError, FeedSpec
 from feeds.opml import parse_opml
@@ -17,6 +18,13 @@ from tests.feed_server import FeedServer, item, without_proxies
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 URL = "https://www.cittametropolitana.genova.it/it/rss.xml"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The reasons are read in English here (the staff's language is tested in test_language)."""
+    with use_locale("en"):
+        yield
 
 
 async def add(db, url=URL, **spec) -> Feed:
@@ -48,8 +56,8 @@ async def test_a_feed_is_added_with_its_defaults(db):
         ({"url": "https://"}, "must start with http:// or https:// and name a host"),
         ({"url": ""}, "the feed URL is empty"),
         ({"url": URL, "interval_s": 60}, "at least 120 seconds, got 60"),
-        ({"url": URL, "strategies": ("S9",)}, "unknown strategies S9; known strategies: S1"),
-        ({"url": URL, "zones": ("atlantide",)}, "unknown zones atlantide; known zones: ponente"),
+        ({"url": URL, "strategies": ("S9",)}, "unknown strategy: S9. Known strategies: S1"),
+        ({"url": URL, "zones": ("atlantide",)}, "unknown zone: atlantide. Known zones: ponente"),
         ({"url": URL, "language": "italiano!"}, "not a language code"),
         ({"url": URL, "first_poll_backlog": -1}, "backlog must be zero or more"),
     ],
@@ -198,7 +206,7 @@ async def test_cli_add_list_pause_resume_remove(db, settings, capsys):
     [
         (("add", "ftp://x/feed"), "must start with http:// or https://"),
         (("add", URL, "--interval", "30"), "at least 120 seconds"),
-        (("add", URL, "--zone", "marte"), "unknown zones marte"),
+        (("add", URL, "--zone", "marte"), "unknown zone: marte"),
         (("remove", "42"), "there is no feed #42"),
         (("pause", "42"), "there is no feed #42"),
         (("resume", "42"), "there is no feed #42"),

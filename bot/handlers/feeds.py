@@ -80,7 +80,7 @@ async def _feeds_action(convo: Conversation, args: list[str]) -> View:
 def _spec(url: str, options: list[str]) -> FeedSpec:
     pairs = [option.partition("=") for option in options]
     if any(not value or name not in ("zone", "strategy") for name, _eq, value in pairs):
-        raise FeedError("options are zone=ID and strategy=ID")
+        raise FeedError(_("the options are zone=ID and strategy=ID"))
     return FeedSpec(
         url=url,
         zones=tuple(value for name, _eq, value in pairs if name == "zone"),

@@ -22,15 +22,23 @@ from bot.db.models import (
     StakeholderCategory,
     TargetKind,
 )
-from bot.services import outbox
+from bot.i18n import N_, _
+from bot.services import outbox, subscriptions
 from bot.services.event_input import local_time
 from bot.services.events import EventError
 from bot.services.outbox import NewNotification
+from bot.services.subscriptions import Target, UnknownTarget
 
 SOURCE_PREFIX = "broadcast:"
 DRAFT_VALIDITY = timedelta(days=7)
 MEDIA_KINDS = ("photo", "document")
 CATEGORIES = tuple(category.value for category in StakeholderCategory)
+_UNKNOWN_TARGET = {
+    TargetKind.ZONE: N_("unknown zone: {id}"),
+    TargetKind.COMUNE: N_("unknown comune: {id}"),
+    TargetKind.STRATEGY: N_("unknown strategy: {id}"),
+    TargetKind.ACTION: N_("unknown action of the plan: {id}"),
+}
 
 
 class BroadcastError(ValueError):
@@ -131,6 +139,17 @@ def new_broadcast(
         categories=sorted(audience.categories) or None,
         not_before=not_before,
     )
+
+
+async def check_audience(session: AsyncSession, audience: Audience) -> None:
+    """Every chosen zone, comune, strategy and action exists; BroadcastError names the first
+    that does not (a typing error would otherwise reach nobody, silently)."""
+    for kind, target_id in sorted(audience.targets):
+        try:
+            await subscriptions.describe_target(session, Target(TargetKind(kind), target_id))
+        except UnknownTarget:
+            message = _(_UNKNOWN_TARGET[TargetKind(kind)]).format(id=target_id)
+            raise BroadcastError(message) from None
 
 
 async def count_recipients(session: AsyncSession, audience: Audience) -> int:

@@ -1,6 +1,7 @@
 """The feeds the bot follows: adding, listing, pausing, removing, OPML import and export.
 
-Callers open the transaction; errors are `FeedError`s with one line for the operator.
+Callers open the transaction; errors are `FeedError`s with one line for the operator, in the
+current language (staff in Telegram read theirs; the command line speaks English).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Feed, Strategy, Zone
+from bot.i18n import _, ngettext
 from feeds import policy
 from feeds.opml import OpmlFeed, build_opml, parse_opml
 
@@ -54,18 +56,20 @@ class OpmlImport:
 def checked_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
-        raise FeedError("the feed URL is empty")
+        raise FeedError(_("the feed URL is empty"))
     if len(url) > MAX_URL_LENGTH or any(char.isspace() for char in url):
-        raise FeedError(f"not a valid feed URL: {url[:100]!r}")
+        raise FeedError(_("not a valid feed URL: {url}").format(url=repr(url[:100])))
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        raise FeedError(f"not a valid feed URL: {url!r}") from None
+        raise FeedError(_("not a valid feed URL: {url}").format(url=url)) from None
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise FeedError(
-            f"the feed URL must start with http:// or https:// and name a host: {url!r}"
+            _("the feed URL must start with http:// or https:// and name a host: {url}").format(
+                url=url
+            )
         )
     return url
 
@@ -73,8 +77,12 @@ def checked_url(url: str) -> str:
 def checked_interval(seconds: int | float) -> int:
     try:
         policy.validate_interval(seconds)
-    except ValueError as error:
-        raise FeedError(str(error)) from None
+    except ValueError:
+        raise FeedError(
+            _("the polling interval must be at least {minimum} seconds, got {seconds}").format(
+                minimum=policy.MIN_INTERVAL_S, seconds=seconds
+            )
+        ) from None
     return round(seconds)
 
 
@@ -83,18 +91,24 @@ def checked_language(language: str | None) -> str | None:
         return None
     code = language.strip().lower().replace("_", "-")
     if not _LANGUAGE.match(code):
-        raise FeedError(f"not a language code (such as it or en): {language!r}")
+        raise FeedError(
+            _("not a language code (such as it or en): {language}").format(language=language)
+        )
     return code
 
 
 def checked_backlog(backlog: int) -> int:
     if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
-        raise FeedError(f"the first-poll backlog must be zero or more items, got {backlog!r}")
+        raise FeedError(
+            _("the first-poll backlog must be zero or more items, got {backlog}").format(
+                backlog=backlog
+            )
+        )
     return backlog
 
 
 async def _checked_ids(
-    session: AsyncSession, model: type[Strategy] | type[Zone], ids: Iterable[str], what: str
+    session: AsyncSession, model: type[Strategy] | type[Zone], ids: Iterable[str]
 ) -> list[str]:
     wanted = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
     if not wanted:
@@ -102,8 +116,27 @@ async def _checked_ids(
     known = list(await session.scalars(select(model.id).order_by(model.position)))
     unknown = [i for i in wanted if i not in known]
     if unknown:
-        raise FeedError(f"unknown {what} {', '.join(unknown)}; known {what}: {', '.join(known)}")
+        message = _unknown_zones if model is Zone else _unknown_strategies
+        raise FeedError(
+            message(len(unknown)).format(ids=", ".join(unknown), known=", ".join(known))
+        )
     return wanted
+
+
+def _unknown_zones(count: int) -> str:
+    return ngettext(
+        "unknown zone: {ids}. Known zones: {known}",
+        "unknown zones: {ids}. Known zones: {known}",
+        count,
+    )
+
+
+def _unknown_strategies(count: int) -> str:
+    return ngettext(
+        "unknown strategy: {ids}. Known strategies: {known}",
+        "unknown strategies: {ids}. Known strategies: {known}",
+        count,
+    )
 
 
 async def find_by_url(session: AsyncSession, url: str) -> Feed | None:
@@ -114,13 +147,15 @@ async def add_feed(session: AsyncSession, spec: FeedSpec, *, now: datetime) -> F
     url = checked_url(spec.url)
     existing = await find_by_url(session, url)
     if existing is not None:
-        raise FeedError(f"this feed is already registered as #{existing.id}: {url}")
+        raise FeedError(
+            _("this feed is already registered as #{id}: {url}").format(id=existing.id, url=url)
+        )
     feed = Feed(
         url=url,
         title=(spec.title or "").strip()[:MAX_TITLE_LENGTH],
         language=checked_language(spec.language),
-        default_strategies=await _checked_ids(session, Strategy, spec.strategies, "strategies"),
-        default_zones=await _checked_ids(session, Zone, spec.zones, "zones"),
+        default_strategies=await _checked_ids(session, Strategy, spec.strategies),
+        default_zones=await _checked_ids(session, Zone, spec.zones),
         interval_s=checked_interval(spec.interval_s),
         first_poll_backlog=checked_backlog(spec.first_poll_backlog),
         next_poll_at=now + timedelta(seconds=policy.spread_offset(url, FIRST_POLL_SPREAD_S)),
@@ -140,7 +175,7 @@ async def list_feeds(session: AsyncSession) -> list[Feed]:
 async def get_feed(session: AsyncSession, feed_id: int) -> Feed:
     feed = await session.get(Feed, feed_id)
     if feed is None:
-        raise FeedError(f"there is no feed #{feed_id} (see `feeds list`)")
+        raise FeedError(_("there is no feed #{id}").format(id=feed_id))
     return feed
 
 
@@ -157,7 +192,7 @@ async def pause_feed(
 ) -> Feed:
     feed = await get_feed(session, feed_id)
     if feed.paused:
-        raise FeedError(f"feed #{feed_id} is already paused ({feed.pause_reason})")
+        raise FeedError(_("feed #{id} is already paused").format(id=feed_id))
     mark_paused(feed, reason, now)
     return feed
 
@@ -172,7 +207,7 @@ async def resume_feed(session: AsyncSession, feed_id: int, *, now: datetime) -> 
     """Poll again soon, with a clean slate of failures."""
     feed = await get_feed(session, feed_id)
     if not feed.paused:
-        raise FeedError(f"feed #{feed_id} is not paused")
+        raise FeedError(_("feed #{id} is not paused").format(id=feed_id))
     feed.paused = False
     feed.pause_reason = None
     feed.paused_at = None
@@ -191,7 +226,9 @@ async def import_opml(
     try:
         listed = parse_opml(data)
     except ValueError as error:
-        raise FeedError(str(error)) from None
+        raise FeedError(
+            _("the OPML document cannot be read: {reason}").format(reason=error)
+        ) from None
     defaults = defaults or FeedSpec(url="")
     outcome = OpmlImport()
     for item in listed:

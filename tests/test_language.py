@@ -1,0 +1,102 @@
+"""Everything a person reads is in their language: reasons, menus, help, labels."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from bot import broadcast_cli, feeds_cli
+
+ADMIN = 4242
+ADMIN_EN = 4343
+URL = "https://example.org/rss"
+ZONES = (
+    "ponente, genova, valli_polcevera_scrivia, val_trebbia_alta_val_bisagno, golfo_paradiso, "
+    "tigullio, entella, val_petronio, valli_del_levante"
+)
+
+
+@pytest.fixture
+def settings(settings):
+    return dataclasses.replace(settings, admin_ids=frozenset({ADMIN, ADMIN_EN}))
+
+
+# ------------------------------------------------------------- reasons given to staff
+
+FEED_ANSWERS = [
+    (
+        "/feeds add ftp://example.org/rss",
+        "Non eseguito: l'indirizzo della fonte deve iniziare con http:// o https:// e "
+        "indicare un host: ftp://example.org/rss",
+        "Not done: the feed URL must start with http:// or https:// and name a host: "
+        "ftp://example.org/rss",
+    ),
+    (
+        f"/feeds add {URL} zone=marte",
+        "Non eseguito: zona sconosciuta: marte. Zone disponibili: " + ZONES,
+        "Not done: unknown zone: marte. Known zones: " + ZONES,
+    ),
+    (
+        f"/feeds add {URL} strategy=S9",
+        "Non eseguito: strategia sconosciuta: S9. Strategie disponibili: S1, S2, S3, S4, S5",
+        "Not done: unknown strategy: S9. Known strategies: S1, S2, S3, S4, S5",
+    ),
+    (
+        f"/feeds add {URL} lingua=it",
+        "Non eseguito: le opzioni sono zone=ID e strategy=ID",
+        "Not done: the options are zone=ID and strategy=ID",
+    ),
+    (
+        "/feeds pause 999",
+        "Non eseguito: non esiste la fonte n. 999",
+        "Not done: there is no feed #999",
+    ),
+]
+
+
+@pytest.mark.usefixtures("running_bot")
+@pytest.mark.parametrize(("command", "italian", "english"), FEED_ANSWERS)
+async def test_feed_reasons_are_in_the_staff_members_language(sandbox, command, italian, english):
+    for user_id, language, expected in ((ADMIN, "it", italian), (ADMIN_EN, "en", english)):
+        admin = sandbox.user(user_id, language_code=language)
+        await admin.send(command)
+        assert admin.last_bot_message.text == expected
+
+
+@pytest.mark.usefixtures("running_bot")
+async def test_a_feed_that_is_already_there_or_paused_is_explained_in_italian(sandbox):
+    admin = sandbox.user(ADMIN, language_code="it")
+    await admin.send(f"/feeds add {URL}")
+    feed_id = admin.last_bot_message.text.removeprefix("Fonte n. ").split(" ")[0]
+    await admin.send(f"/feeds add {URL}")
+    assert admin.last_bot_message.text == (
+        f"Non eseguito: questa fonte è già registrata come n. {feed_id}: {URL}"
+    )
+    await admin.send(f"/feeds resume {feed_id}")
+    assert admin.last_bot_message.text == f"Non eseguito: la fonte n. {feed_id} non è sospesa"
+    await admin.send(f"/feeds pause {feed_id}")
+    await admin.send(f"/feeds pause {feed_id}")
+    assert admin.last_bot_message.text == f"Non eseguito: la fonte n. {feed_id} è già sospesa"
+
+
+def _feeds_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    subparsers = parser.add_subparsers(dest="command")
+    feeds_cli.add_parser(subparsers)
+    broadcast_cli.add_parser(subparsers)
+    return parser.parse_args(list(argv))
+
+
+async def test_operators_read_the_same_reasons_in_english(db, settings, capsys):
+    code = await feeds_cli.run(_feeds_args("feeds", "add", URL, "--zone", "marte"), settings)
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"psm-bot feeds: unknown zone: marte. Known zones: {ZONES}\n"
+    )
+
+
+async def test_a_broadcast_to_an_unknown_zone_is_refused(db, settings, capsys):
+    args = _feeds_args("broadcast", "--text", "Incontro", "--zone", "marte", "--zone", "genova")
+    assert await broadcast_cli.run(args, settings) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "psm-bot broadcast: unknown zone: marte\n")
