@@ -18,6 +18,7 @@ from bot import callbacks
 from bot.callbacks import Screen
 from bot.db.models import DeliveryMode, Subscriber, TargetKind
 from bot.i18n import _, current_language, format_number, ngettext
+from bot.labels import shorten  # noqa: F401  (re-exported for the screens modules)
 from bot.services import plan, subscriptions
 
 FOLLOWED = "✅"
@@ -29,11 +30,6 @@ UNCERTAIN_MARK = " (*)"
 class View:
     text: str
     keyboard: InlineKeyboardMarkup | None = None
-
-
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut with "…" (button labels, list lines)."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:

@@ -34,7 +34,7 @@ async def one_broadcast(settings, db, sandbox):
                 kind=NotificationKind.BROADCAST,
                 source_key="b",
                 template="text",
-                payload={"title": "Incontro a Genova", "html": "Incontro pubblico"},
+                payload={"title": "Incontro a Genova", "html": "Incontro a Genova\n\nSala Rossa"},
                 tags=[("zone", "genova")],
             ),
         )

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from bot import callbacks, event_text, monitoring_text
 from bot.db.models import Notification
 from bot.i18n import _, ngettext
+from bot.labels import localized, notification_title, shorten
 from feeds.telegram_html import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
+    as_telegram_html,
     escape,
     safe_link,
     sanitize_html,
@@ -46,20 +48,11 @@ class Rendered:
     media: Media | None = None
 
 
-def localized(value: str | dict | None, language: str) -> str:
-    """A payload value that is either one string or {"it": ..., "en": ...}."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return value.get(language) or value.get("it") or next(iter(value.values()), "")
-
-
 def title_of(notification: Notification, language: str) -> str:
-    payload = notification.payload
+    """One line of plain text naming the notification (lists, grouped messages, staff)."""
     if notification.template == "monitoring":
-        return monitoring_text.headline(payload, language)
-    return localized(payload.get("title"), language) or _("Update from the plan")
+        return monitoring_text.headline(notification.payload, language)
+    return notification_title(notification, language) or _("Update from the plan")
 
 
 def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
@@ -137,7 +130,7 @@ def render_group(notifications: list[Notification], language: str, *, digest: bo
         heading = ngettext("📬 <b>{count} new update</b>", "📬 <b>{count} new updates</b>", count)
     lines = [heading.format(count=count), ""]
     for notification in notifications:
-        title = escape(_shorten(title_of(notification, language)))
+        title = escape(shorten(title_of(notification, language), _GROUP_ITEM_LIMIT))
         link = safe_link(notification.payload.get("link"))
         lines.append(f'• <a href="{attribute(link)}">{title}</a>' if link else f"• {title}")
     return Rendered((truncate_html("\n".join(lines), MESSAGE_LIMIT),))
@@ -145,10 +138,6 @@ def render_group(notifications: list[Notification], language: str, *, digest: bo
 
 def attribute(value: str) -> str:
     return html.escape(value, quote=True)
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _GROUP_ITEM_LIMIT else text[: _GROUP_ITEM_LIMIT - 1] + "…"
 
 
 def _render_text(payload: dict, language: str) -> str:
@@ -160,9 +149,13 @@ def _render_text(payload: dict, language: str) -> str:
 
 
 def _render_news(payload: dict, language: str) -> str:
-    title = escape(localized(payload.get("title"), language))
+    """The payload's HTML is Telegram HTML already (the poller sanitized it): kept as it is,
+    paragraphs included. Items stored before titles were always filled fall back to the
+    source's name, so the header is never empty."""
+    title = localized(payload.get("title"), language) or payload.get("source")
+    title = escape(title or _("Update from the plan"))
     link = safe_link(payload.get("link"))
-    body = sanitize_html(localized(payload.get("html"), language))
+    body = as_telegram_html(localized(payload.get("html"), language))
     if body:
         body = truncate_html(
             body, _NEWS_BODY_LIMIT, read_more_url=link, read_more_label=_("read more")

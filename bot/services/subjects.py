@@ -23,6 +23,7 @@ from bot.db.models import (
     Zone,
 )
 from bot.i18n import N_, _, use_locale
+from bot.labels import notification_title
 from bot.services.subscriptions import display_name
 
 MAX_SUBJECT_ID = 255
@@ -137,10 +138,7 @@ _DESCRIBERS = {
 
 
 def _title(notification: Notification, language: str) -> str:
-    title = (notification.payload or {}).get("title")
-    if isinstance(title, dict):
-        title = title.get(language) or title.get("it") or next(iter(title.values()), "")
-    return str(title or "").strip() or f"{notification.kind} #{notification.id}"
+    return notification_title(notification, language) or f"{notification.kind} #{notification.id}"
 
 
 def _tags_of(notifications: Sequence[Notification]) -> tuple[tuple[str, str], ...]:
