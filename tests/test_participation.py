@@ -40,7 +40,7 @@ async def exported_rows(db, record_filter: RecordFilter | None = None) -> list[d
     async with db.transaction() as session:
         rows = await record.select_entries(session, record_filter or RecordFilter())
     content = record.export(rows, Format.CSV).decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(content)))
+    return list(csv.DictReader(io.StringIO(content), delimiter=";"))
 
 
 async def test_a_reply_to_a_notification_lands_in_the_export_linked_to_its_subject(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import dataclasses
 import io
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.__main__ import _parser
-from bot.db.models import EntryKind, utcnow
+from bot.db.models import EntryKind, RecordEntry, utcnow
 from bot.i18n import TIMEZONE
 from bot.record_cli import execute
 from bot.services import participation, record
@@ -74,7 +76,7 @@ async def test_staff_export_the_record_as_xlsx_and_csv_from_telegram(sandbox, tw
 
     await office.send("/export csv strategy=S1")
     content = office.last_bot_message.file_bytes.decode("utf-8-sig")
-    (row,) = csv.DictReader(io.StringIO(content))
+    (row,) = csv.DictReader(io.StringIO(content), delimiter=";")
     assert (row["text"], row["subject_id"], row["language"]) == ("Good plan", "S1", "en")
 
 
@@ -220,7 +222,7 @@ async def run_cli(db, *argv: str) -> tuple[int, bytes]:
 
 async def test_cli_exports_csv_with_filters_and_xlsx_to_a_file(db, two_comments, tmp_path):
     code, content = await run_cli(db, "export", "--format", "csv", "--zone", "tigullio")
-    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
     assert code == 0 and {row["kind"] for row in rows} == {"comment", "reaction"}
     # A text that starts like a formula is defused in CSV.
     assert rows[0]["text"].startswith("'=HYPERLINK")
@@ -297,9 +299,52 @@ def test_staff_arguments_are_parsed_strictly():
 
 
 def test_export_without_entries_has_the_header_only():
-    assert record.to_csv([]).decode("utf-8-sig").strip() == ",".join(record.COLUMNS)
+    assert record.to_csv([]).decode("utf-8-sig").strip() == ";".join(record.COLUMNS)
     sheet = load_workbook(io.BytesIO(record.to_xlsx([]))).active
     assert sheet.max_row == 1
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_TEXTS = {
+    'ok;=HYPERLINK("http://evil.example","clic")': 'ok;\'=HYPERLINK("http://evil.example","clic")',
+    "ok,+SUM(1;2)": "ok,'+SUM(1;2)",
+    "prima riga\n@cmd": "prima riga\n'@cmd",
+    'ok; "=1+1"': 'ok; "\'=1+1"',
+    "\t=tab": "'\t=tab",
+    "-2+3": "'-2+3",
+    "Incontro - fase 2, via Roma 3": "Incontro - fase 2, via Roma 3",
+}
+
+
+def test_the_csv_is_the_one_italian_excel_opens_and_safe_with_any_separator():
+    rows = [
+        ExportRow(
+            RecordEntry(
+                reference=f"P-2026-{number:05}",
+                created_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+                kind="comment",
+                text=text,
+                tags=[],
+            ),
+            "u-1",
+        )
+        for number, text in enumerate(HOSTILE_TEXTS, start=1)
+    ]
+    content = record.to_csv(rows)
+    assert content.startswith(codecs.BOM_UTF8)
+    text = content.decode("utf-8-sig")
+    assert text.startswith(";".join(record.COLUMNS) + "\r\n")
+    read = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+    assert [row["text"] for row in read] == list(HOSTILE_TEXTS.values())
+    assert read[0]["created_at"] == "2026-03-02T10:30:00+01:00"
+    # Whichever separator the spreadsheet picks, and even split naively, no cell is a formula.
+    for delimiter in (";", ","):
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            for cell in row:
+                assert not cell.lstrip(' "').startswith(FORMULA_START), (delimiter, cell)
+    for line in text.splitlines():
+        for part in re.split("[;,]", line):
+            assert not part.lstrip(' "').startswith(FORMULA_START), part
 
 
 def test_export_row_never_carries_telegram_ids():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -55,8 +56,12 @@ COLUMNS = (
     "staff_reply",
     "staff_reply_at",
 )
-# Spreadsheets run cells starting with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The CSV Italian Excel opens with a double click: `;`-separated, UTF-8 with a BOM.
+CSV_DELIMITER = ";"
+# Spreadsheets run cells starting with = + - @ tab or CR as formulas (CSV injection). A
+# reader may split a cell again at `,` `;` or a line break (another separator setting), so
+# each part that could become a cell, after spaces and quotes, is defused with a `'`.
+_FORMULA_PART = re.compile(r"(^|[,;\r\n])([ \"]*)(?=[=+\-@\t\r])")
 
 
 class Format(enum.StrEnum):
@@ -181,15 +186,16 @@ def _csv_cell(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        return _FORMULA_PART.sub(r"\1\2'", value)
     return str(value)
 
 
 def to_csv(rows: Sequence[ExportRow]) -> bytes:
-    """UTF-8 with BOM, so spreadsheet programs read accents and emoji right."""
+    """`;`-separated UTF-8 with BOM and CRLF: what Excel set to Italian reads as columns,
+    with accents and emoji right; safe to open with any separator setting."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([_csv_cell(value) for value in row_values(row)])
