@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.callbacks import Screen
 from bot.db.models import DeliveryMode, Subscriber, TargetKind
-from bot.i18n import _, current_language, format_number, ngettext
+from bot.i18n import N_, _, current_language, format_number, ngettext
 from bot.labels import shorten  # noqa: F401  (re-exported for the screens modules)
 from bot.services import plan, subscriptions
 
@@ -292,44 +292,74 @@ def stop_confirmation() -> View:
     return View(text, keyboard)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A citizen's command under its English and Italian names (one handler answers both):
+    its line in Telegram's menu (None: only in /help) and in /help."""
+
+    english: str
+    italian: str
+    menu: str | None
+    help: str
+
+    def name(self) -> str:
+        return self.italian if current_language() == "it" else self.english
+
+
+# In the order of the menu and of /help; each language shows its own names.
+COMMANDS = (
+    Command("start", "start", N_("Welcome and main menu"), N_("welcome and main menu")),
+    Command("mysubs", "iscrizioni", N_("What I follow"), N_("what I follow")),
+    Command(
+        "plan",
+        "piano",
+        N_("The plan's actions and progress"),
+        N_("the plan's actions and their progress; {command} Rapallo to search"),
+    ),
+    Command(
+        "events",
+        "eventi",
+        N_("Upcoming meetings and events"),
+        N_("upcoming meetings and events: take part, add them to your calendar"),
+    ),
+    Command("language", "lingua", N_("Change language"), N_("change language")),
+    Command(
+        "preferences",
+        "preferenze",
+        N_("Instant updates or a digest, quiet hours"),
+        N_("instant updates or a digest, quiet hours"),
+    ),
+    Command(
+        "feedback",
+        "parere",
+        N_("Your opinion on the plan"),
+        N_("your opinion on a strategy, a zone or the plan"),
+    ),
+    Command("profile", "profilo", None, N_("who you are, for the participation record (optional)")),
+    Command("privacy", "privacy", N_("Privacy and your data"), N_("what is recorded")),
+    Command("mydata", "imieidati", None, N_("your data")),
+    Command("forget", "dimenticami", None, N_("erase your data")),
+    Command("stop", "stop", N_("Stop following everything"), N_("stop following everything")),
+    Command("help", "aiuto", N_("Help"), N_("this help")),
+)
+
+
 def help_text() -> View:
-    text = "\n".join(
-        [
-            _("<b>Metropolitan Strategic Plan of Genoa — bot</b>"),
-            "",
-            _("/start — welcome and main menu"),
-            _("/mysubs — what I follow"),
-            _("/piano — the plan's actions and their progress; /piano Rapallo to search"),
-            _("/language — change language"),
-            _("/preferences — instant updates or a digest, quiet hours"),
-            _("/feedback — your opinion on a strategy, a zone or the plan"),
-            _("/profile — who you are, for the participation record (optional)"),
-            _("/privacy — what is recorded; /mydata — your data; /forget — erase them"),
-            _("/stop — stop following everything"),
-            _("/help — this help"),
-            "",
-            _(
-                "Follow strategies, zones or single comuni: you will receive the plan's news "
-                "and updates about them. Reply to a notification to comment on it: your "
-                "comments go into the plan's participation record."
-            ),
-        ]
-    )
-    return View(text, main_menu_keyboard())
+    lines = [_("<b>Metropolitan Strategic Plan of Genoa — bot</b>"), ""]
+    for command in COMMANDS:
+        name = "/" + command.name()
+        lines.append(f"{name} — " + _(command.help).format(command=name))
+    lines += [
+        "",
+        _(
+            "Follow strategies, zones or single comuni: you will receive the plan's news "
+            "and updates about them. Reply to a notification to comment on it: your "
+            "comments go into the plan's participation record."
+        ),
+    ]
+    return View("\n".join(lines), main_menu_keyboard())
 
 
 def command_menu() -> list[tuple[str, str]]:
-    """The commands shown in Telegram's menu, in the current language."""
-    return [
-        ("start", _("Welcome and main menu")),
-        ("mysubs", _("What I follow")),
-        # The same handler answers both; each language shows its own word.
-        ("piano" if current_language() == "it" else "plan", _("The plan's actions and progress")),
-        ("eventi" if current_language() == "it" else "events", _("Upcoming meetings and events")),
-        ("language", _("Change language")),
-        ("preferences", _("Instant updates or a digest, quiet hours")),
-        ("feedback", _("Your opinion on the plan")),
-        ("privacy", _("Privacy and your data")),
-        ("help", _("Help")),
-        ("stop", _("Stop following everything")),
-    ]
+    """The commands shown in Telegram's menu, in the current language and by its names."""
+    return [(command.name(), _(command.menu)) for command in COMMANDS if command.menu]

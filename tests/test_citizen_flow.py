@@ -205,15 +205,15 @@ async def test_command_menus_are_published_per_language(running_bot):
     default = await bot.get_my_commands()
     assert [c.command for c in italian] == [
         "start",
-        "mysubs",
+        "iscrizioni",
         "piano",
         "eventi",
-        "language",
-        "preferences",
-        "feedback",
+        "lingua",
+        "preferenze",
+        "parere",
         "privacy",
-        "help",
         "stop",
+        "aiuto",
     ]
     assert italian[1].description == "Cosa seguo"
     assert english[1].description == "What I follow"
@@ -311,7 +311,7 @@ async def test_help_lists_the_commands(sandbox):
     anna = sandbox.user(1001, first_name="Anna", language_code="it")
     await anna.send("/help")
     text = anna.last_bot_message.text
-    for command in ("/start", "/mysubs", "/language", "/stop", "/help"):
+    for command in ("/start", "/iscrizioni", "/lingua", "/stop", "/aiuto"):
         assert command in text
 
 

@@ -100,3 +100,72 @@ async def test_a_broadcast_to_an_unknown_zone_is_refused(db, settings, capsys):
     assert await broadcast_cli.run(args, settings) == 2
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "psm-bot broadcast: unknown zone: marte\n")
+
+
+# ------------------------------------------------------------- menus and /help
+
+ITALIAN_MENU = [
+    "start",
+    "iscrizioni",
+    "piano",
+    "eventi",
+    "lingua",
+    "preferenze",
+    "parere",
+    "privacy",
+    "stop",
+    "aiuto",
+]
+ENGLISH_MENU = [
+    "start",
+    "mysubs",
+    "plan",
+    "events",
+    "language",
+    "preferences",
+    "feedback",
+    "privacy",
+    "stop",
+    "help",
+]
+
+
+async def test_each_command_menu_speaks_one_language(running_bot):
+    bot = running_bot.bot
+    italian = await bot.get_my_commands(language_code="it")
+    english = await bot.get_my_commands(language_code="en")
+    assert [command.command for command in italian] == ITALIAN_MENU
+    assert [command.command for command in english] == ENGLISH_MENU
+    assert [command.command for command in await bot.get_my_commands()] == ITALIAN_MENU
+    assert italian[1].description == "Cosa seguo"
+    assert english[-1].description == "Help"
+
+
+def _registered_commands(application) -> set[str]:
+    return {
+        name
+        for group in application.handlers.values()
+        for handler in group
+        for name in getattr(handler, "commands", ())
+    }
+
+
+async def test_every_command_of_both_menus_has_a_handler(running_bot):
+    assert set(ITALIAN_MENU + ENGLISH_MENU) <= _registered_commands(running_bot)
+
+
+@pytest.mark.usefixtures("running_bot")
+@pytest.mark.parametrize(
+    ("user_id", "language", "command", "menu", "other_menu"),
+    [(1001, "it", "/aiuto", ITALIAN_MENU, ENGLISH_MENU), (1002, "en", "/help", ENGLISH_MENU, [])],
+)
+async def test_help_lists_every_command_of_the_menu_by_its_own_name(
+    sandbox, user_id, language, command, menu, other_menu
+):
+    citizen = sandbox.user(user_id, language_code=language)
+    await citizen.send(command)
+    text = citizen.last_bot_message.text
+    for name in menu:
+        assert f"/{name} — " in text
+    for name in set(other_menu) - set(menu):
+        assert f"/{name} " not in text and f"/{name}\n" not in text

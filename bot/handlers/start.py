@@ -1,4 +1,4 @@
-"""/start (with deep links), /help, /language and the language buttons."""
+"""/start (with deep links), /help (/aiuto), /language (/lingua) and the language buttons."""
 
 from __future__ import annotations
 
@@ -89,6 +89,6 @@ def handlers() -> list:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("start", start, filters=private),
-        CommandHandler("help", help_command, filters=private),
+        CommandHandler(["help", "aiuto"], help_command, filters=private),
         CommandHandler(["language", "lingua"], language_command, filters=private),
     ]
