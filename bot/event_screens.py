@@ -9,7 +9,7 @@ from bot import event_text
 from bot.db.models import Event, EventStatus
 from bot.i18n import N_, _, current_language, format_datetime
 from bot.screens import View, shorten
-from bot.services.events import EventDraft
+from bot.services.events import EventDraft, EventError
 from feeds.telegram_html import escape
 
 MAX_CARDS = 5
@@ -53,8 +53,8 @@ def new_event_usage() -> View:
     )
 
 
-def event_error(message: str) -> View:
-    return View(_("The event was not saved: {error}").format(error=escape(message)))
+def event_error(error: EventError) -> View:
+    return View(_("The event was not saved: {error}").format(error=escape(error.reason())))
 
 
 def published(event_id: int) -> View:
@@ -84,9 +84,9 @@ def manage_usage() -> View:
     )
 
 
-def manage_error(message: str) -> View:
+def manage_error(error: EventError) -> View:
     """A line that could not be read: the reason, then the usage."""
-    reason = _("The event was not saved: {error}").format(error=escape(message))
+    reason = _("The event was not saved: {error}").format(error=escape(error.reason()))
     return View(f"{reason}\n\n{manage_usage().text}")
 
 

@@ -13,9 +13,8 @@ from bot import callbacks
 from bot.callbacks import EventChoice
 from bot.db.models import EventKind, RsvpAnswer
 from bot.i18n import N_, TIMEZONE, _, format_datetime, ngettext
+from bot.services.events import WHEN_FORMAT
 from feeds.telegram_html import escape, safe_link
-
-WHEN_FORMAT = "EEEE d MMMM y, HH:mm"
 
 _KIND_LABELS = {
     EventKind.MEETING: N_("Meeting"),

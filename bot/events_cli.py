@@ -105,9 +105,10 @@ def _draft(args: argparse.Namespace, base: EventDraft | None) -> EventDraft:
 
 async def _add(args: argparse.Namespace, db: Database) -> int:
     async with db.transaction() as session:
-        draft = _draft(args, None)
+        draft, now = _draft(args, None), utcnow()
+        event_input.check_upcoming(draft.starts_at, now)
         await event_input.check_targets(session, draft)
-        event = await events.create(session, draft, utcnow())
+        event = await events.create(session, draft, now)
         print(f"event {event.id} published: {_line(event)}")
     return 0
 
@@ -129,9 +130,11 @@ async def _list(args: argparse.Namespace, db: Database) -> int:
 async def _change(args: argparse.Namespace, db: Database) -> int:
     async with db.transaction() as session:
         event = await _existing(session, args.id)
-        draft = _draft(args, events.draft_of(event))
+        draft, now = _draft(args, events.draft_of(event)), utcnow()
+        if draft.starts_at != event.starts_at:
+            event_input.check_upcoming(draft.starts_at, now)
         await event_input.check_targets(session, draft)
-        notified = await events.change(session, event, draft, utcnow())
+        notified = await events.change(session, event, draft, now)
         print(f"event {event.id} changed{' and notified' if notified else ''}: {_line(event)}")
     return 0
 
@@ -168,7 +171,7 @@ async def _import_ics(args: argparse.Namespace, db: Database) -> int:
 async def _existing(session, event_id: int) -> Event:
     event = await events.get(session, event_id)
     if event is None:
-        raise EventError(f"there is no event {event_id}")
+        raise EventError("there is no event {id}", id=event_id)
     return event
 
 

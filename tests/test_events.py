@@ -401,7 +401,7 @@ async def test_staff_publish_a_meeting_and_followers_rsvp_get_reminders_and_a_ca
     await send_all(make_sender())
     invitation = citizen.last_bot_message
     assert "Nuovo evento" in invitation.text and "Incontro del Tigullio" in invitation.text
-    await citizen.press("✅ Parteciperò", expect_reply=False)
+    await citizen.press("✅ Parteciperò")  # answered with a notice
     assert "Parteciperai." in citizen.callback_answers[-1].text
 
     await citizen.press("🗓 Aggiungi al calendario")
@@ -418,7 +418,7 @@ async def test_staff_publish_a_meeting_and_followers_rsvp_get_reminders_and_a_ca
     card = citizen.last_bot_message
     assert "1 persona parteciperà" in card.text and "Parteciperai." in card.text
 
-    await citizen.press_data("ev:999999:y", expect_reply=False)
+    await citizen.press_data("ev:999999:y")
     assert "non esiste più" in citizen.callback_answers[-1].text
     await citizen.send("/newevent 2026-12-03 17:30 | x")
     assert "riservato" in citizen.last_bot_message.text
@@ -503,3 +503,130 @@ async def test_the_job_polls_calendar_urls_like_feeds_and_records_failures(db, s
     async with db.transaction() as session:
         broken = (await event_ics.list_sources(session))[1]
     assert broken.last_error.startswith("HTTPStatusError")
+
+
+# --- reminders as people receive them (issue 13) ---------------------------------------------
+
+
+async def reminder_states(db, source_key: str) -> dict[int, str]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Delivery.chat_id, Delivery.state)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .where(Notification.source_key == source_key)
+        )
+        return dict(rows.all())
+
+
+def reminders_received(sandbox, user_id: int) -> list[str]:
+    return [
+        line
+        for message in sandbox.user(user_id).bot_messages
+        for line in message.text.splitlines()
+        if line.startswith("⏰")
+    ]
+
+
+async def test_reminders_reach_whoever_attends_when_they_go(db, sandbox, make_sender):
+    early = await follower(db, sandbox, 1)
+    late = await follower(db, sandbox, 2)
+    changed_mind = await follower(db, sandbox, 3)
+    on_the_day = await follower(db, sandbox, 4)
+    clock = Clock(MEETING_AT - timedelta(days=3))
+    event_id = await create(db, meeting(), clock.now)
+    for person in (early, changed_mind):
+        await rsvp(db, person, event_id, RsvpAnswer.YES, clock.now)
+
+    clock.now = MEETING_AT - timedelta(days=1)
+    assert len(await event_round(EventJob(db, clock=clock))) == 1
+    # After the reminder was created, before it goes: a new "yes", a change to "no".
+    await rsvp(db, late, event_id, RsvpAnswer.YES, clock.now + timedelta(minutes=1))
+    await rsvp(db, changed_mind, event_id, RsvpAnswer.NO, clock.now + timedelta(minutes=1))
+    day_key = f"event:{event_id}:reminder-day:20261203T1630Z"
+    assert await reminder_states(db, day_key) == {1: "pending", 2: "pending", 3: "skipped"}
+    clock.now += timedelta(minutes=2)
+    await send_all(make_sender(clock))
+    assert reminders_received(sandbox, 1) == ["⏰ Promemoria: domani"]
+    assert reminders_received(sandbox, 2) == ["⏰ Promemoria: domani"]
+    assert reminders_received(sandbox, 3) == []
+
+    # On the day itself "domani" would be wrong: a "yes" then waits for the hour reminder.
+    clock.now = MEETING_AT - timedelta(hours=10)  # 07:30 in Rome on the day
+    await rsvp(db, on_the_day, event_id, RsvpAnswer.YES, clock.now)
+    await rsvp(db, changed_mind, event_id, RsvpAnswer.YES, clock.now)
+    assert 4 not in await reminder_states(db, day_key)
+    clock.now = MEETING_AT - timedelta(hours=1)
+    assert len(await event_round(EventJob(db, clock=clock))) == 1
+    await send_all(make_sender(clock))
+    for user_id in (3, 4):
+        assert reminders_received(sandbox, user_id) == ["⏰ Promemoria: tra un'ora"]
+    assert reminders_received(sandbox, 1) == ["⏰ Promemoria: domani", "⏰ Promemoria: tra un'ora"]
+
+
+async def test_a_no_after_the_reminder_was_sent_changes_nothing_sent(db, sandbox, make_sender):
+    attendee = await follower(db, sandbox, 1)
+    clock = Clock(MEETING_AT - timedelta(days=2))
+    event_id = await create(db, meeting(), clock.now)
+    await rsvp(db, attendee, event_id, RsvpAnswer.YES, clock.now)
+    clock.now = MEETING_AT - timedelta(days=1)
+    await event_round(EventJob(db, clock=clock))
+    await send_all(make_sender(clock))
+    await rsvp(db, attendee, event_id, RsvpAnswer.NO, clock.now)
+    await rsvp(db, attendee, event_id, RsvpAnswer.YES, clock.now)  # sent once, not again
+    day_key = f"event:{event_id}:reminder-day:20261203T1630Z"
+    assert await reminder_states(db, day_key) == {1: "sent"}
+
+
+@pytest.mark.parametrize(
+    ("announced_before", "job_runs_at"),
+    [
+        (timedelta(minutes=70), [timedelta(minutes=70), timedelta(minutes=61)]),
+        (timedelta(hours=23), [timedelta(hours=23), timedelta(hours=5)]),
+        # Announced days before, but the job was down until shortly before the event.
+        (timedelta(days=3), [timedelta(minutes=61)]),
+        (timedelta(days=3), [timedelta(minutes=100)]),
+        # Back on the day itself (07:30 in Rome): "tomorrow" would be wrong.
+        (timedelta(days=3), [timedelta(hours=10)]),
+    ],
+)
+async def test_no_day_before_reminder_for_an_event_less_than_a_day_away(
+    db, sandbox, make_sender, announced_before, job_runs_at
+):
+    attendee = await follower(db, sandbox, 1)
+    clock = Clock(MEETING_AT - announced_before)
+    event_id = await create(db, meeting(), clock.now)
+    await rsvp(db, attendee, event_id, RsvpAnswer.YES, clock.now)
+    for left in job_runs_at:
+        clock.now = MEETING_AT - left
+        assert await event_round(EventJob(db, clock=clock)) == []
+    clock.now = MEETING_AT - timedelta(minutes=60)
+    assert len(await event_round(EventJob(db, clock=clock))) == 1
+    assert [k.split(":")[2] for k in await source_keys(db) if "reminder" in k] == ["reminder-hour"]
+    await send_all(make_sender(clock))
+    assert reminders_received(sandbox, 1) == ["⏰ Promemoria: tra un'ora"]
+
+
+async def test_a_day_reminder_follows_a_move_to_a_time_a_day_away(db, sandbox):
+    attendee = await follower(db, sandbox, 1)
+    clock = Clock(MEETING_AT - timedelta(hours=5))
+    event_id = await create(db, meeting(), clock.now)
+    await rsvp(db, attendee, event_id, RsvpAnswer.YES, clock.now)
+    later = MEETING_AT + timedelta(days=2)
+    async with db.transaction() as session:
+        assert await events.change(
+            session, await events.get(session, event_id), meeting(later), clock.now
+        )
+    clock.now = later - timedelta(days=1)
+    assert len(await event_round(EventJob(db, clock=clock))) == 1
+    assert any("reminder-day" in key for key in await source_keys(db))
+
+
+async def test_cli_refuses_a_start_in_the_past(db, settings, capsys):
+    past = (datetime.now(UTC) - timedelta(days=1)).astimezone(event_input.TIMEZONE)
+    when = past.strftime("%Y-%m-%d %H:%M")
+    assert await run_cli(settings, "add", "--start", when, "--title", "Ieri") == 2
+    assert capsys.readouterr().err == (
+        f"psm-bot events: the start given ({when}) is in the past: give a future date and time\n"
+    )
+    async with db.transaction() as session:
+        assert await events.list_events(session) == []

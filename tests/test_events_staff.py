@@ -367,3 +367,73 @@ async def test_citizens_are_refused(db, sandbox, running_bot, command):
     async with db.transaction() as session:
         assert (await session.get(Event, event_id)).status == "scheduled"
     assert await audit_rows(db) == []
+
+
+# --- what staff read when an event cannot be saved (issue 13) ----------------------------------
+
+
+async def test_reasons_are_in_the_staff_members_language(db, sandbox, running_bot):
+    italian = sandbox.user(ADMIN, language_code="it")
+    reasons = {
+        "/newevent domani | Incontro": (
+            "L'evento non è stato salvato: «domani» non è una data con ora (AAAA-MM-GG HH:MM)"
+        ),
+        f"/newevent {rome(soon(3))} | Incontro | Chiavari | zone=atlantide": (
+            "L'evento non è stato salvato: zona sconosciuta: atlantide"
+        ),
+        f"/newevent {rome(soon(3))} | Incontro | colore=rosso": (
+            "L'evento non è stato salvato: opzione sconosciuta «colore=rosso» "
+            "(zone, strategy, comune, kind, end, url, en)"
+        ),
+        f"/newevent {rome(soon(3))} | Incontro | end=25:00": (
+            "L'evento non è stato salvato: «25:00» non è un orario (HH:MM)"
+        ),
+        f"/newevent {rome(soon(3))} | Incontro | kind=festa": (
+            "L'evento non è stato salvato: tipo sconosciuto «festa» "
+            "(meeting, network_meeting, annual_review, consultation, other)"
+        ),
+        "/newevent 2026-12-03 17:30": (
+            "L'evento non è stato salvato: scrivi AAAA-MM-GG HH:MM | titolo | luogo | "
+            "zone=… strategy=…"
+        ),
+    }
+    for command, expected in reasons.items():
+        await italian.send(command)
+        assert italian.last_bot_message.text == expected, command
+    english = sandbox.user(ADMIN + 1, language_code="en")
+    async with db.transaction() as session:
+        await staff.grant(session, ADMIN, ADMIN + 1, datetime.now(UTC))
+    await english.send("/newevent tomorrow | Meeting")
+    assert english.last_bot_message.text == (
+        "The event was not saved: not a date and time (YYYY-MM-DD HH:MM): “tomorrow”"
+    )
+    async with db.transaction() as session:
+        assert list(await session.scalars(select(Event.id))) == []
+
+
+async def test_a_date_in_the_past_is_refused_and_nobody_is_told(
+    db, sandbox, running_bot, make_sender
+):
+    await follower(db, sandbox, 1, "tigullio")
+    italian = sandbox.user(ADMIN, language_code="it")
+    yesterday = soon(-1)
+    await italian.send(f"/newevent {rome(yesterday)} | Incontro | Chiavari | zone=tigullio")
+    with use_locale("it"):
+        when = format_datetime(yesterday, "EEEE d MMMM y, HH:mm")
+    assert italian.last_bot_message.text == (
+        f"L'evento non è stato salvato: l'inizio indicato ({when}) è già passato: "
+        "indica una data e un'ora future"
+    )
+    async with db.transaction() as session:
+        assert list(await session.scalars(select(Event.id))) == []
+    starts = soon(3)
+    event_id = await create(db, starts)
+    await italian.send(f"/evento change {event_id} | {rome(yesterday)}")
+    assert italian.last_bot_message.text.startswith(
+        f"L'evento non è stato salvato: l'inizio indicato ({when}) è già passato"
+    )
+    async with db.transaction() as session:
+        assert (await session.get(Event, event_id)).starts_at == starts
+    await send_all(make_sender())
+    assert sandbox.user(1).bot_messages == []
+    assert await audit_rows(db) == []

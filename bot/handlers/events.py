@@ -63,11 +63,12 @@ async def new_event_command(update: Update, context: BotContext) -> None:
 async def _publish(convo: Conversation, line: str) -> list[View]:
     try:
         draft = event_input.parse_staff_line(line)
-        await event_input.check_targets(convo.session, draft)
         now = utcnow()
+        event_input.check_upcoming(draft.starts_at, now)
+        await event_input.check_targets(convo.session, draft)
         event = await events.create(convo.session, draft, now)
     except EventError as error:
-        return [event_screens.event_error(str(error))]
+        return [event_screens.event_error(error)]
     actor = convo.subscriber.telegram_user_id
     staff.audit(convo.session, actor, "event_create", now, event_id=event.id)
     return [event_screens.published(event.id), await _card(convo, event)]
@@ -86,7 +87,7 @@ async def event_command(update: Update, context: BotContext) -> None:
             except EventUsageError:
                 view = event_screens.manage_usage()
             except EventError as error:
-                view = event_screens.manage_error(str(error))
+                view = event_screens.manage_error(error)
             else:
                 view = await _MANAGE[command.action](convo, command)
     await reply(update, view)
@@ -122,9 +123,11 @@ async def _change(convo: Conversation, command: EventCommand) -> View:
         what = event_input.differences(before, after)
         if not what:
             return event_screens.unchanged(event.id)
+        if after.starts_at != before.starts_at:
+            event_input.check_upcoming(after.starts_at, now)
         notified = await events.change(convo.session, event, after, now)
     except EventError as error:
-        return event_screens.manage_error(str(error))
+        return event_screens.manage_error(error)
     actor = convo.subscriber.telegram_user_id
     staff.audit(convo.session, actor, "event_change", now, event_id=event.id, changed=what)
     return event_screens.changed(event, before, after, what, notified)

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Comune, EventKind, Strategy, Zone
-from bot.i18n import TIMEZONE
+from bot.i18n import N_, TIMEZONE
 from bot.services.events import EventDraft, EventError
 
 _OPTION_NAMES = {"zone", "strategy", "comune", "kind", "end", "url", "en"}
@@ -27,7 +27,9 @@ def local_time(text: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
     except ValueError:
-        raise EventError(f"not a date and time (YYYY-MM-DD HH:MM): {text!r}") from None
+        raise EventError(
+            N_("not a date and time (YYYY-MM-DD HH:MM): “{text}”"), text=text.strip()
+        ) from None
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
     return naive.replace(tzinfo=TIMEZONE).astimezone(UTC)
@@ -41,15 +43,24 @@ def end_time(text: str, starts_at: datetime) -> datetime:
             day: date = starts_at.astimezone(TIMEZONE).date()
             return datetime.combine(day, time(hour, minute), TIMEZONE).astimezone(UTC)
         except ValueError:
-            raise EventError(f"not a time (HH:MM): {text!r}") from None
+            raise EventError(N_("not a time (HH:MM): “{text}”"), text=text) from None
     return local_time(text)
+
+
+def check_upcoming(starts_at: datetime, now: datetime) -> None:
+    """Staff publish and move events into the future only (an import may bring history)."""
+    if starts_at <= now:
+        raise EventError(
+            N_("the start given ({when}) is in the past: give a future date and time"),
+            when=starts_at,
+        )
 
 
 def parse_staff_line(line: str) -> EventDraft:
     """`WHEN | TITLE [| PLACE] [| key=value …]`: one line is a whole event."""
     fields = [part.strip() for part in line.split("|")]
     if len(fields) < 2 or not fields[0] or not fields[1]:
-        raise EventError("write: YYYY-MM-DD HH:MM | title | place | zone=… strategy=…")
+        raise EventError(N_("write: YYYY-MM-DD HH:MM | title | place | zone=… strategy=…"))
     starts_at = local_time(fields[0])
     place = fields[2] if len(fields) > 2 and "=" not in fields[2] else None
     options = _options(" ".join(f for f in fields[2:] if "=" in f))
@@ -80,7 +91,8 @@ def _options(text: str) -> dict[str, list[str]]:
             options["en"][-1] += " " + word
         else:
             raise EventError(
-                f"unknown option {word!r} (zone, strategy, comune, kind, end, url, en)"
+                N_("unknown option “{option}” (zone, strategy, comune, kind, end, url, en)"),
+                option=word,
             )
     return options
 
@@ -90,19 +102,19 @@ def _kind(value: str) -> EventKind:
         return EventKind(value)
     except ValueError:
         names = ", ".join(kind.value for kind in EventKind)
-        raise EventError(f"unknown kind {value!r} ({names})") from None
+        raise EventError(N_("unknown kind “{kind}” ({names})"), kind=value, names=names) from None
 
 
 async def check_targets(session: AsyncSession, draft: EventDraft) -> None:
     """Zones, strategies and comune must exist, or nobody would be told."""
-    for model, ids, what in (
-        (Zone, draft.zones, "zone"),
-        (Strategy, draft.strategies, "strategy"),
-        (Comune, (draft.comune_istat,) if draft.comune_istat else (), "comune"),
+    for model, ids, unknown in (
+        (Zone, draft.zones, N_("unknown zone: {id}")),
+        (Strategy, draft.strategies, N_("unknown strategy: {id}")),
+        (Comune, (draft.comune_istat,) if draft.comune_istat else (), N_("unknown comune: {id}")),
     ):
         for target_id in ids:
             if await session.get(model, target_id) is None:
-                raise EventError(f"unknown {what}: {target_id}")
+                raise EventError(unknown, id=target_id)
 
 
 # --- /event list | change | cancel ------------------------------------------------------------
@@ -112,7 +124,7 @@ _EVENT_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits, within a database integer
 
 
 class EventUsageError(EventError):
-    """A /event line of the wrong shape: the answer is the usage."""
+    """A /event line of the wrong shape: the answer is the usage (its reason is not shown)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +158,7 @@ def parse_event_command(line: str) -> EventCommand:
     if action == "change":
         event_id, change = _parse_change(rest)
         return EventCommand("change", event_id=event_id, change=change)
-    raise EventUsageError(f"not a /event command: {line!r}")
+    raise EventUsageError("not a /event command: “{line}”", line=line)
 
 
 def _parse_change(text: str) -> tuple[int, EventChange]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,17 +32,47 @@ from bot.db.models import (
     Subscriber,
     TargetKind,
 )
+from bot.i18n import N_, TIMEZONE, _, format_datetime
 from bot.services import outbox, participation, subscriptions
 from bot.services.outbox import NewNotification
 from bot.services.subjects import Subject
 
 EVENT_TEMPLATE = "event"
+# How a start time reads in messages: "giovedì 3 dicembre 2026, 17:30".
+WHEN_FORMAT = "EEEE d MMMM y, HH:mm"
 DAY_BEFORE = timedelta(days=1)
 HOUR_BEFORE = timedelta(hours=1)
+# The day-before reminder never comes within an hour of the hour-before one.
+DAY_REMINDER_LATEST = HOUR_BEFORE + timedelta(hours=1)
+NOT_ATTENDING = "not attending"
 
 
 class EventError(ValueError):
-    """An event that cannot be stored as given (one line, for the CLI and the staff)."""
+    """An event that cannot be stored as given, in one line.
+
+    `message` is an English catalog id (marked with N_) with {placeholders}: `str()` is the
+    English text (the command line, logs), `reason()` the text in the current language.
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        english = {name: _plain(value) for name, value in values.items()}
+        super().__init__(message.format(**english))
+        self.message, self.values = message, values
+
+    def reason(self) -> str:
+        shown = {name: _localized(value) for name, value in self.values.items()}
+        return _(self.message).format(**shown)
+
+
+def _plain(value: object) -> object:
+    """A time as the command line shows it: Rome time, YYYY-MM-DD HH:MM."""
+    if isinstance(value, datetime):
+        return value.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def _localized(value: object) -> object:
+    return format_datetime(value, WHEN_FORMAT) if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
@@ -68,11 +98,11 @@ def new_uid() -> str:
 
 def _check(draft: EventDraft) -> None:
     if not draft.title_it.strip():
-        raise EventError("an event needs a title")
+        raise EventError(N_("an event needs a title"))
     if draft.starts_at.tzinfo is None:
-        raise EventError("the start time needs a time zone")
+        raise EventError(N_("the start time needs a time zone"))
     if draft.ends_at is not None and draft.ends_at < draft.starts_at:
-        raise EventError("the event ends before it starts")
+        raise EventError(N_("the event ends before it starts"))
 
 
 # --- create, change, cancel ------------------------------------------------------------
@@ -81,7 +111,9 @@ def _check(draft: EventDraft) -> None:
 async def create(session: AsyncSession, draft: EventDraft, now: datetime) -> Event:
     """Store a new event and announce it to the followers of its zones, strategies, comune."""
     _check(draft)
-    event = Event(uid=draft.uid or new_uid(), status=EventStatus.SCHEDULED.value, revision=0)
+    event = Event(
+        uid=draft.uid or new_uid(), status=EventStatus.SCHEDULED.value, revision=0, created_at=now
+    )
     _apply(event, draft)
     session.add(event)
     await session.flush()
@@ -240,6 +272,16 @@ async def _deliver_to_respondents(
             Subscriber.active.is_(True),
         )
     )
+    await _deliver(session, notification, rows.all(), now)
+
+
+async def _deliver(
+    session: AsyncSession,
+    notification: Notification,
+    recipients: Iterable[tuple[int, int]],
+    now: datetime,
+) -> None:
+    """Pending deliveries for (subscriber id, chat id) pairs; nobody gets one twice."""
     values = [
         {
             "notification_id": notification.id,
@@ -250,7 +292,7 @@ async def _deliver_to_respondents(
             "attempts": 0,
             "created_at": now,
         }
-        for subscriber_id, chat_id in rows
+        for subscriber_id, chat_id in recipients
     ]
     if not values:
         return
@@ -266,16 +308,40 @@ async def _deliver_to_respondents(
 # --- reminders -----------------------------------------------------------------------------
 
 
-def due_reminder(event: Event, now: datetime) -> str | None:
-    """Which reminder is due now: "hour" in the last hour, "day" in the last day, else None."""
+def due_reminder(event: Event, now: datetime, time_set_at: datetime | None) -> str | None:
+    """Which reminder is due now: "hour" in the last hour, "day" on the eve, else None.
+
+    `time_set_at` is when the event got its present start time (announced or moved).
+    """
     if event.status == EventStatus.CANCELLED or now >= event.starts_at:
         return None
     left = event.starts_at - now
     if left <= HOUR_BEFORE:
         return "hour"
-    if left <= DAY_BEFORE:
+    if left <= DAY_BEFORE and _day_reminder_fits(event.starts_at, now, time_set_at):
         return "day"
     return None
+
+
+def _day_reminder_fits(starts_at: datetime, now: datetime, time_set_at: datetime | None) -> bool:
+    """ "Tomorrow" only for an event known a day ahead, on its eve (Rome), and not so late
+    that it would come within an hour of the hour-before reminder."""
+    if time_set_at is None or starts_at - time_set_at < DAY_BEFORE:
+        return False
+    if starts_at - now < DAY_REMINDER_LATEST:
+        return False
+    return starts_at.astimezone(TIMEZONE).date() == (now + DAY_BEFORE).astimezone(TIMEZONE).date()
+
+
+async def time_set_at(session: AsyncSession, event: Event) -> datetime | None:
+    """When the event got its present time and place: its announcement or latest change."""
+    if event.revision == 0:
+        return event.created_at
+    return await session.scalar(
+        select(Notification.not_before).where(
+            Notification.source_key == f"event:{event.id}:update:{event.revision}"
+        )
+    )
 
 
 def reminder_key(event: Event, which: str) -> str:
@@ -284,7 +350,10 @@ def reminder_key(event: Event, which: str) -> str:
 
 
 async def create_due_reminders(session: AsyncSession, now: datetime) -> list[int]:
-    """Reminders for those who will attend; returns the new notifications' ids."""
+    """Reminders for those who will attend; returns the new notifications' ids.
+
+    Who answers later is added (or left out) by `answer_rsvp`, until the reminder goes.
+    """
     soon = await session.scalars(
         select(Event).where(
             Event.status != EventStatus.CANCELLED.value,
@@ -294,7 +363,7 @@ async def create_due_reminders(session: AsyncSession, now: datetime) -> list[int
     )
     created = []
     for event in list(soon):
-        which = due_reminder(event, now)
+        which = due_reminder(event, now, await time_set_at(session, event))
         if which is None:
             continue
         key = reminder_key(event, which)
@@ -306,6 +375,45 @@ async def create_due_reminders(session: AsyncSession, now: datetime) -> list[int
 
 def _id_of(source_key: str):
     return select(Notification.id).where(Notification.source_key == source_key)
+
+
+async def _follow_answer_in_reminders(
+    session: AsyncSession, event: Event, subscriber: Subscriber, answer: RsvpAnswer, now: datetime
+) -> None:
+    """Reminders reach whoever attends when they go: a "yes" gets the reminder that is due
+    now, any other answer drops the person's reminders still waiting to be sent."""
+    keys = [reminder_key(event, which) for which in ("day", "hour")]
+    mine = (
+        Delivery.notification_id.in_(
+            select(Notification.id).where(Notification.source_key.in_(keys))
+        ),
+        Delivery.subscriber_id == subscriber.id,
+    )
+    if answer is not RsvpAnswer.YES:
+        waiting = (DeliveryState.PENDING.value, DeliveryState.HELD.value)
+        await session.execute(
+            update(Delivery)
+            .where(*mine, Delivery.state.in_(waiting))
+            .values(state=DeliveryState.SKIPPED.value, error=NOT_ATTENDING)
+        )
+        return
+    which = due_reminder(event, now, await time_set_at(session, event))
+    notification = which and await session.scalar(
+        select(Notification).where(Notification.source_key == reminder_key(event, which))
+    )
+    if not notification:
+        return  # not due yet: the job creates it for everyone attending then
+    await _deliver(session, notification, [(subscriber.id, subscriber.chat_id)], now)
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.notification_id == notification.id,
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.state == DeliveryState.SKIPPED.value,
+            Delivery.error == NOT_ATTENDING,
+        )
+        .values(state=DeliveryState.PENDING.value, error=None, due_at=now)
+    )
 
 
 # --- RSVP --------------------------------------------------------------------------------
@@ -363,6 +471,7 @@ async def answer_rsvp(
         session.add(rsvp)
     rsvp.answer, rsvp.answered_at, rsvp.entry_id = answer.value, now, entry.id
     await session.flush()
+    await _follow_answer_in_reminders(session, event, subscriber, answer, now)
     return RsvpOutcome(
         event, answer.value, entry.reference, counts=await rsvp_counts(session, event.id)
     )
