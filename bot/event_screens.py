@@ -116,9 +116,15 @@ def staff_list(rows: list[tuple[Event, dict[str, int]]], show_all: bool, hidden:
 
 
 def changed(
-    event: Event, before: EventDraft, after: EventDraft, what: list[str], notified: bool
+    event: Event,
+    before: EventDraft,
+    after: EventDraft,
+    what: list[str],
+    notified: bool,
+    comuni: tuple[str | None, str | None] = (None, None),
 ) -> View:
-    """What `/event change` did: old → new for the time and the place, and who is told."""
+    """What `/event change` did: old → new for the time, the place and the comune (names in
+    `comuni`), and who is told."""
     lines = [
         _("Event #{id} changed: {title}").format(
             id=event.id, title=escape(event.title(current_language()))
@@ -130,6 +136,9 @@ def changed(
         lines.append(f"🕒 {escape(old)} → {escape(new)}")
     if "place" in what:
         lines.append(f"📍 {escape(before.place or '—')} → {escape(after.place or '—')}")
+    if "comune" in what:
+        old, new = (escape(name or "—") for name in comuni)
+        lines.append(_("🏛 Comune: {old} → {new}").format(old=old, new=new))
     lines.append(_told(notified))
     return View("\n".join(lines))
 

@@ -75,7 +75,7 @@ def _details(payload: dict, language: str) -> list[str]:
     starts_at = datetime.fromisoformat(payload["starts_at"])
     ends_at = datetime.fromisoformat(payload["ends_at"]) if payload.get("ends_at") else None
     lines = [_("🕒 {when}").format(when=escape(when(starts_at, ends_at)))]
-    place = ", ".join(p for p in (payload.get("place"), payload.get("comune")) if p)
+    place = payload.get("place") or payload.get("comune")  # as given; else the comune
     if place:
         lines.append(_("📍 {place}").format(place=escape(place)))
     link = safe_link(payload.get("online_url"))

@@ -130,7 +130,8 @@ async def _list(args: argparse.Namespace, db: Database) -> int:
 async def _change(args: argparse.Namespace, db: Database) -> int:
     async with db.transaction() as session:
         event = await _existing(session, args.id)
-        draft, now = _draft(args, events.draft_of(event)), utcnow()
+        before, now = events.draft_of(event), utcnow()
+        draft = await event_input.following_the_place(session, before, _draft(args, before))
         if draft.starts_at != event.starts_at:
             event_input.check_upcoming(draft.starts_at, now)
         await event_input.check_targets(session, draft)

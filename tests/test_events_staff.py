@@ -437,3 +437,68 @@ async def test_a_date_in_the_past_is_refused_and_nobody_is_told(
     await send_all(make_sender())
     assert sandbox.user(1).bot_messages == []
     assert await audit_rows(db) == []
+
+
+# --- the place as given, and the comune tag that follows it (issue 13) -------------------------
+
+
+def test_the_place_line_shows_the_place_as_given():
+    from bot import event_text
+
+    payload = {
+        "phase": "announce",
+        "title": {"it": "Incontro"},
+        "kind": "meeting",
+        "starts_at": MEETING_AT.isoformat(),
+        "place": "Chiavari, Società Economica",
+        "comune": "Chiavari",
+    }
+    with use_locale("it"):
+        assert "📍 Chiavari, Società Economica\n" in event_text.event_html(payload, "it") + "\n"
+        assert "📍 Chiavari\n" in event_text.event_html({**payload, "place": None}, "it") + "\n"
+
+
+async def comune_follower(db, sandbox, user_id: int, istat: str) -> Subscriber:
+    row = await follower(db, sandbox, user_id)
+    async with db.transaction() as session:
+        row = await session.get(Subscriber, row.id)
+        await subscriptions.subscribe(session, row, Target(TargetKind.COMUNE, istat))
+    return row
+
+
+async def test_a_move_to_another_comune_moves_the_comune_tag(db, sandbox, running_bot, make_sender):
+    await comune_follower(db, sandbox, 1, "010015")  # Chiavari
+    await comune_follower(db, sandbox, 2, "010046")  # Rapallo
+    admin = sandbox.user(ADMIN, language_code="it")
+    starts = evening(4)
+    await admin.send(
+        f"/newevent {rome(starts)} | Incontro del Tigullio | Chiavari, Società Economica | "
+        "comune=010015"
+    )
+    await send_all(make_sender())
+    (announcement,) = sandbox.user(1).bot_messages
+    assert "📍 Chiavari, Società Economica\n" in announcement.text + "\n"
+    assert sandbox.user(2).bot_messages == []
+    async with db.transaction() as session:
+        (event,) = await events.list_events(session)
+        event_id = event.id
+
+    await admin.send(f"/evento change {event_id} | | Rapallo, Villa Tigullio")
+    lines = admin.last_bot_message.text.splitlines()
+    assert lines[1:3] == [
+        "📍 Chiavari, Società Economica → Rapallo, Villa Tigullio",
+        "🏛 Comune: Chiavari → Rapallo",
+    ]
+    async with db.transaction() as session:
+        assert (await events.get(session, event_id)).comune_istat == "010046"
+    await send_all(make_sender())
+    for user_id in (1, 2):  # who was told of Chiavari, and who follows Rapallo
+        moved = sandbox.user(user_id).last_bot_message.text
+        assert "Evento modificato" in moved
+        assert "📍 Rapallo, Villa Tigullio\n" in moved + "\n" and "Chiavari" not in moved
+    assert (await audit_rows(db))[-1][2] == {"event_id": event_id, "changed": ["place", "comune"]}
+
+    # A place that names no comune keeps the tag.
+    await admin.send(f"/evento change {event_id} | | Sala consiliare")
+    async with db.transaction() as session:
+        assert (await events.get(session, event_id)).comune_istat == "010046"

@@ -120,6 +120,7 @@ async def _change(convo: Conversation, command: EventCommand) -> View:
     now = utcnow()
     try:
         after = event_input.changed_draft(before, command.change)
+        after = await event_input.following_the_place(convo.session, before, after)
         what = event_input.differences(before, after)
         if not what:
             return event_screens.unchanged(event.id)
@@ -130,7 +131,11 @@ async def _change(convo: Conversation, command: EventCommand) -> View:
         return event_screens.manage_error(error)
     actor = convo.subscriber.telegram_user_id
     staff.audit(convo.session, actor, "event_change", now, event_id=event.id, changed=what)
-    return event_screens.changed(event, before, after, what, notified)
+    comuni = (
+        await events.comune_name(convo.session, before.comune_istat),
+        await events.comune_name(convo.session, after.comune_istat),
+    )
+    return event_screens.changed(event, before, after, what, notified, comuni)
 
 
 async def _cancel(convo: Conversation, command: EventCommand) -> View:

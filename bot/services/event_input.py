@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Comune, EventKind, Strategy, Zone
 from bot.i18n import N_, TIMEZONE
 from bot.services.events import EventDraft, EventError
+from feeds.classify import fold
 
 _OPTION_NAMES = {"zone", "strategy", "comune", "kind", "end", "url", "en"}
 
@@ -203,10 +205,36 @@ def changed_draft(draft: EventDraft, change: EventChange) -> EventDraft:
 
 
 def differences(before: EventDraft, after: EventDraft) -> list[str]:
-    """Which of "time" (start or end) and "place" differ."""
+    """Which of "time" (start or end), "place" and "comune" differ."""
     found = []
     if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
         found.append("time")
     if before.place != after.place:
         found.append("place")
+    if before.comune_istat != after.comune_istat:
+        found.append("comune")
     return found
+
+
+async def following_the_place(
+    session: AsyncSession, before: EventDraft, after: EventDraft
+) -> EventDraft:
+    """A comune tag follows a new place that names another comune of the area
+    ("Rapallo, Villa Tigullio"); a place naming none keeps the tag, an untagged event stays so.
+    """
+    if after.place == before.place or not before.comune_istat:
+        return after
+    if after.comune_istat != before.comune_istat:
+        return after  # given explicitly
+    named = await comune_named_in(session, after.place)
+    return replace(after, comune_istat=named) if named else after
+
+
+async def comune_named_in(session: AsyncSession, place: str | None) -> str | None:
+    """The ISTAT code of the comune one part of the place is ("Sala Ghio, Chiavari")."""
+    parts = [fold(part).strip() for part in (place or "").split(",")]
+    names = {
+        fold(name): istat
+        for istat, name in await session.execute(select(Comune.istat, Comune.name))
+    }
+    return next((names[part] for part in parts if part in names), None)

@@ -138,7 +138,7 @@ def _when_and_where(event: Event) -> tuple:
 async def change(session: AsyncSession, event: Event, draft: EventDraft, now: datetime) -> bool:
     """Replace the event's details; a new time or place is notified. True when notified."""
     _check(draft)
-    before = _when_and_where(event)
+    before, told_before = _when_and_where(event), event_tags(event)
     _apply(event, draft)
     if event.status == EventStatus.CANCELLED or _when_and_where(event) == before:
         return False
@@ -146,7 +146,9 @@ async def change(session: AsyncSession, event: Event, draft: EventDraft, now: da
     event.status = EventStatus.CHANGED.value
     await session.flush()
     key = f"event:{event.id}:update:{event.revision}"
-    return await _notify(session, event, "update", key, now, answers=_ATTENDING_OR_MAYBE)
+    return await _notify(
+        session, event, "update", key, now, answers=_ATTENDING_OR_MAYBE, also=told_before
+    )
 
 
 async def cancel(session: AsyncSession, event: Event, now: datetime) -> bool:
@@ -209,9 +211,13 @@ def event_tags(event: Event) -> list[tuple[str, str]]:
     return tags
 
 
+async def comune_name(session: AsyncSession, istat: str | None) -> str | None:
+    comune = await session.get(Comune, istat) if istat else None
+    return comune.name if comune else None
+
+
 async def event_payload(session: AsyncSession, event: Event, phase: str) -> dict:
     """What the `event` template shows; times as ISO text in UTC."""
-    comune = await session.get(Comune, event.comune_istat) if event.comune_istat else None
     return {
         "event_id": event.id,
         "phase": phase,
@@ -221,7 +227,7 @@ async def event_payload(session: AsyncSession, event: Event, phase: str) -> dict
         "starts_at": event.starts_at.isoformat(),
         "ends_at": event.ends_at.isoformat() if event.ends_at else None,
         "place": event.place,
-        "comune": comune.name if comune else None,
+        "comune": await comune_name(session, event.comune_istat),
         "online_url": event.online_url,
     }
 
@@ -235,8 +241,10 @@ async def _notify(
     *,
     followers: bool = True,
     answers: tuple[str, ...] = (),
+    also: Iterable[tuple[str, str]] = (),
 ) -> bool:
-    """One notification per source key, targeted now: followers by tag, plus those who answered."""
+    """One notification per source key, targeted now: followers by tag (the event's, and
+    `also` those it had before a change), plus those who answered."""
     if event.starts_at <= now:
         return False  # past events (an import of history) are not announced
     new = NewNotification(
@@ -244,7 +252,7 @@ async def _notify(
         source_key=source_key,
         template=EVENT_TEMPLATE,
         payload=await event_payload(session, event, phase),
-        tags=event_tags(event) if followers else (),
+        tags=sorted({*event_tags(event), *also}) if followers else (),
         not_before=now,
     )
     notification, created = await outbox.enqueue(session, new)
