@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
+from bot.telegram_errors import is_chat_gone
+
 
 class Verdict(enum.Enum):
     RETRY_AFTER = "retry_after"  # 429: wait, then again (not the recipient's fault)
@@ -25,9 +27,6 @@ class Decision:
     new_chat_id: int | None = None
 
 
-_GONE_MARKERS = ("chat not found", "user is deactivated", "peer_id_invalid")
-
-
 def decide(
     error: Exception, attempts: int, *, max_attempts: int, base_s: float, cap_s: float
 ) -> Decision:
@@ -38,8 +37,7 @@ def decide(
     if isinstance(error, Forbidden):
         return Decision(Verdict.BLOCKED, "blocked")
     if isinstance(error, BadRequest):
-        message = error.message.lower()
-        if any(marker in message for marker in _GONE_MARKERS):
+        if is_chat_gone(error):
             return Decision(Verdict.GONE, "chat not found")
         return Decision(Verdict.FAILED, error.message[:300])
     if isinstance(error, NetworkError):  # includes TimedOut and HTTP 5xx

@@ -27,6 +27,7 @@ from bot.i18n import use_locale
 from bot.metrics import Metrics
 from bot.services import outbox, subscriptions, workers
 from bot.services.outbox import Outcome
+from bot.telegram_errors import is_unusable_file
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class Sender:
                 allow_paid_broadcast=True if self.config.paid_broadcast else None,
             )
         except BadRequest as error:
-            if _is_image_problem(error):
+            if is_unusable_file(error):
                 log.info("file not usable for %s (%s): sending text", job.chat_id, error.message)
                 return None
             return error
@@ -385,16 +386,6 @@ class Sender:
         return failed, effect
 
 
-_IMAGE_PROBLEMS = (
-    "wrong file identifier",
-    "image_process_failed",
-    "failed to get http url",
-    "wrong type of the web page content",
-    "photo_invalid_dimensions",
-    "wrong remote file identifier",
-)
-
-
 async def send_media(
     bot: Bot,
     chat_id: int,
@@ -429,11 +420,6 @@ async def show(bot: Bot, chat_id: int, rendered: render.Rendered) -> None:
             parse_mode="HTML",
             reply_markup=_keyboard(rendered.buttons) if index == last else None,
         )
-
-
-def _is_image_problem(error: BadRequest) -> bool:
-    message = error.message.lower()
-    return any(problem in message for problem in _IMAGE_PROBLEMS)
 
 
 def _keyboard(buttons: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:

@@ -28,6 +28,7 @@ from bot.screens import View
 from bot.services import broadcasts, monitoring, outbox, plan, staff, subscriptions
 from bot.services.broadcasts import BroadcastError, Media
 from bot.services.subscriptions import Target, UnknownTarget
+from bot.telegram_errors import is_not_modified
 
 PROGRESS_INTERVAL_S = 1.0
 _WAITING = ("pending", "held", "claimed", "sending")
@@ -291,7 +292,7 @@ async def _progress(context: BotContext) -> None:
             text, chat_id=data["chat_id"], message_id=data["message_id"], parse_mode="HTML"
         )
     except BadRequest as error:
-        if "message is not modified" not in error.message:
+        if not is_not_modified(error):
             raise
 
 

@@ -20,6 +20,7 @@ from bot.db.models import Subscriber
 from bot.i18n import set_locale
 from bot.screens import View
 from bot.services import subscriptions
+from bot.telegram_errors import is_edit_target_gone, is_not_modified
 
 log = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^>]+>")
@@ -79,16 +80,22 @@ def _shows_already(message: MaybeInaccessibleMessage | None, view: View) -> bool
 
 
 async def show_in_place(update: Update, view: View) -> None:
-    """Redraw the message whose button was pressed; a repeated tap changes nothing."""
+    """Redraw the message whose button was pressed; a repeated tap changes nothing.
+
+    A message Telegram no longer lets the bot edit (deleted, inaccessible) is shown anew.
+    """
     query = update.callback_query
+    if query.message is not None and not query.message.is_accessible:
+        await reply(update, view)
+        return
     if _shows_already(query.message, view):
         return
     try:
         await query.edit_message_text(view.text, parse_mode="HTML", reply_markup=view.keyboard)
     except BadRequest as error:
-        if "message is not modified" in error.message:
+        if is_not_modified(error):
             return
-        if "message to edit not found" in error.message or "can't be edited" in error.message:
+        if is_edit_target_gone(error):
             await reply(update, view)
             return
         raise

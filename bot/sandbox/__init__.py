@@ -13,7 +13,9 @@
         sandbox.assert_no_rejections()
 
 Requests are validated against the packaged Bot API schema (``bot-api-spec.json``) and
-Telegram's text/keyboard rules; see ``BotApiSandbox`` and ``SandboxUser``.
+Telegram's text/keyboard rules; see ``BotApiSandbox`` and ``SandboxUser``. Error answers use
+the official server's words (``shared/telegram/errors.json``; tests/sandbox/test_sandbox_errors
+provokes each of them).
 """
 
 from .dispatcher import ApiCall, Rejection

@@ -54,8 +54,9 @@ class SandboxContext:
                 {"migrate_to_chat_id": chat.migrated_to},
                 is_rejection=False,
             )
-        if sending and chat.blocked:
-            raise forbidden("bot was blocked by the user")
+        refusal = sending_refusal(chat) if sending else None
+        if refusal:
+            raise forbidden(refusal)
         return chat
 
     def admit(self, call: CallInfo, chat: ChatState, params: dict[str, Any]) -> None:
@@ -66,6 +67,19 @@ class SandboxContext:
 
 
 Handler = Callable[[SandboxContext, dict[str, Any], CallInfo], Awaitable[Any]]
+
+
+def sending_refusal(chat: ChatState) -> str | None:
+    """Why Telegram answers 403 to a message for this chat, if it does."""
+    if chat.deactivated:
+        return "user is deactivated"
+    if chat.blocked and chat.type == "private":
+        return "bot was blocked by the user"
+    if chat.blocked:
+        return f"bot was kicked from the {chat.type} chat"
+    if not chat.bot_started:
+        return "bot can't initiate conversation with a user"
+    return None
 
 
 def require_length(value: str | None, limit: int, reason: str) -> None:

@@ -75,9 +75,7 @@ class Dispatcher:
     ) -> Outcome:
         method = self.spec.method_name(method_name)
         if method is None:
-            return self._fail(
-                method_name, payload.merged(), ApiError(404, "Not Found: method not found")
-            )
+            return self._fail(method_name, payload.merged(), ApiError(404, "Not Found"))
         chat_id = chat_id_hint(payload.values)
         fault = self.faults.take(method, chat_id)
         if fault is not None:

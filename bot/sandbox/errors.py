@@ -41,12 +41,20 @@ class ApiError(Exception):
         return f"ApiError({self.error_code}, {self.description!r})"
 
 
+def server_text(text: str) -> str:
+    """A TDLib text as the official server puts it after its prefix: the first letter is
+    lower-cased unless the second is upper case or "_" ("BUTTON_DATA_INVALID" stays)."""
+    if len(text) > 1 and (text[1].isupper() or text[1] == "_"):
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def bad_request(reason: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {reason}")
+    return ApiError(400, f"Bad Request: {server_text(reason)}")
 
 
 def forbidden(reason: str) -> ApiError:
-    return ApiError(403, f"Forbidden: {reason}", is_rejection=False)
+    return ApiError(403, f"Forbidden: {server_text(reason)}", is_rejection=False)
 
 
 def too_many_requests(retry_after: int) -> ApiError:

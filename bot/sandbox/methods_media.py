@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from .content_rules import caption_text
 from .context import CallInfo, Handler, SandboxContext
@@ -46,9 +47,18 @@ def _stored_reference(ctx: SandboxContext, kind: str, reference: str) -> list[St
             raise bad_request(f"can't use file of type {stored.kind.title()} as {kind.title()}")
         return ctx.world.files.photo_sizes(stored) if kind == "photo" else [stored]
     if _HTTP_URL.match(reference):
+        if _unreachable(reference):
+            raise bad_request("failed to get HTTP URL content")
         stored = ctx.world.files.add_from_url(kind, reference)
         return ctx.world.files.photo_sizes(stored) if kind == "photo" else [stored]
     raise bad_request("wrong file identifier/HTTP URL specified")
+
+
+def _unreachable(url: str) -> bool:
+    """The sandbox downloads nothing; hosts under ``.invalid`` (RFC 2606) stand for URLs
+    Telegram cannot fetch."""
+    host = urlsplit(url).hostname or ""
+    return host == "invalid" or host.endswith(".invalid")
 
 
 def resolve_files(ctx: SandboxContext, kind: str, value: UploadedFile | str) -> list[StoredFile]:

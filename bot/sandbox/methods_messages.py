@@ -85,8 +85,10 @@ def editable_message(
         raise bad_request("message identifier is not specified")
     chat = ctx.target_chat(params["chat_id"])
     record = ctx.world.find_message(chat, params["message_id"])
-    if record is None or not record.from_bot:
+    if record is None:
         raise bad_request("message to edit not found")
+    if not record.from_bot:
+        raise bad_request("message can't be edited")
     return chat, record
 
 
@@ -146,7 +148,7 @@ def delete_one(ctx: SandboxContext, chat: ChatState, message_id: int) -> None:
     if record is None:
         raise bad_request("message to delete not found")
     if ctx.world.clock() - record.date > DELETE_WINDOW_SECONDS:
-        raise bad_request("message can't be deleted for everyone")
+        raise bad_request("message can't be deleted")
     record.deleted = True
     entry = TranscriptEntry(
         kind="delete",

@@ -157,19 +157,29 @@ class BotApiSandbox:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = None,
+        *,
+        started: bool = True,
     ) -> SandboxUser:
-        """The user with this id (created on first call; later calls return the same object)."""
+        """The user with this id (created on first call; later calls return the same object).
+
+        ``started=False``: a user who never wrote to the bot; until they do, messages to them
+        are refused with 403 "bot can't initiate conversation with a user".
+        """
         existing = self._users.get(user_id)
         if existing is not None:
             return existing
         profile = UserProfile(user_id, first_name, last_name, username, language_code)
-        self.world.private_chat(profile)
+        self.world.private_chat(profile).bot_started = started
         user = self._users[user_id] = SandboxUser(self, profile)
         return user
 
     def group(self, chat_id: int, title: str = "Group", *, supergroup: bool = False) -> ChatState:
         """A group chat the bot is a member of (negative ids, like Telegram)."""
         return self.world.group_chat(chat_id, title, "supergroup" if supergroup else "group")
+
+    def remove_bot_from_group(self, chat_id: int) -> None:
+        """The bot is removed from a group: messages to it get 403 "bot was kicked from …"."""
+        self.world.group_chat(chat_id, "Group").blocked = True
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Upgrade a group: later calls on ``old_id`` get 400 with migrate_to_chat_id."""

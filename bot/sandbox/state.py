@@ -105,7 +105,9 @@ class ChatState:
     type: str
     title: str | None = None
     user: UserProfile | None = None
-    blocked: bool = False
+    blocked: bool = False  # private chat: the user blocked the bot; group: the bot was removed
+    deactivated: bool = False  # the user deleted their account
+    bot_started: bool = True  # False until a user who never wrote to the bot does
     migrated_to: int | None = None
     messages: dict[int, MessageRecord] = field(default_factory=dict)
     history: list[TranscriptEntry] = field(default_factory=list)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .content_rules import FormattedText, user_text
 from .files import tiny_png
 from .state import CallbackQueryRecord, ChatState, MessageRecord, UserProfile
+from .sync import wait_quiet, wait_until
 from .transcript import TranscriptEntry
+from .updates import QueuedUpdate
 
 if TYPE_CHECKING:
     from .sandbox import BotApiSandbox
@@ -201,6 +204,38 @@ class SandboxUser:
         options = WaitOptions(expect_reply, timeout, settle)
         return await self._press(message_id, data, label, options)
 
+    async def double_press(
+        self,
+        label: str,
+        *,
+        message_id: int | None = None,
+        timeout: float | None = None,
+        settle: float | None = None,
+    ) -> list[TranscriptEntry]:
+        """Press a button twice before the bot reacts to the first press (a fast double tap).
+
+        Both callback queries carry the message as it was before either press; returns the
+        bot's actions once both presses are answered.
+        """
+        record, data = self._find_button(label, message_id)
+        start = len(self.chat.history)
+        queries = [self._queue_press(record.message_id, data, label)[0] for _ in range(2)]
+        sandbox = self._sandbox
+        limit = sandbox.reply_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        answered = await wait_until(
+            lambda: all(query.answered for query in queries), sandbox.world.notifier, deadline
+        )
+        if not answered:
+            raise TimeoutError(f"the bot did not answer both presses of {label!r} in {limit}s")
+        quiet = sandbox.settle if settle is None else settle
+        await wait_quiet(lambda: self.chat.last_activity, quiet, time.monotonic() + limit)
+        return [entry for entry in self.chat.history[start:] if entry.is_bot_action]
+
+    def delete_account(self) -> None:
+        """Delete the account: messages to it are refused with 403 "user is deactivated"."""
+        self.chat.deactivated = True
+
     def block(self) -> None:
         """Block the bot: the bot gets a my_chat_member update (member -> kicked)."""
         self._change_membership(blocked=True)
@@ -216,6 +251,9 @@ class SandboxUser:
     ) -> list[TranscriptEntry]:
         if self.blocked:
             raise RuntimeError(f"{self!r} blocked the bot: call unblock() before sending")
+        if self.chat.deactivated:
+            raise RuntimeError(f"{self!r} deleted the account")
+        self.chat.bot_started = True
         world = self._sandbox.world
         record = world.store_message(self.chat, self.profile, **content)
         world.record(world.snapshot(record))
@@ -226,6 +264,15 @@ class SandboxUser:
     async def _press(
         self, message_id: int, data: str, label: str | None, options: WaitOptions
     ) -> list[TranscriptEntry]:
+        start = len(self.chat.history)
+        _query, update = self._queue_press(message_id, data, label)
+        action = f"press {label!r}" if label else f"press data {data!r}"
+        return await self._sandbox.await_reaction(self.chat, start, update, options, action)
+
+    def _queue_press(
+        self, message_id: int, data: str, label: str | None
+    ) -> tuple[CallbackQueryRecord, QueuedUpdate]:
+        """Record the press and queue its callback query (nothing waits here)."""
         world = self._sandbox.world
         query = CallbackQueryRecord(
             id=str(secrets.randbits(62)),
@@ -246,12 +293,10 @@ class SandboxUser:
                 user_id=self.id,
             )
         )
-        start = len(self.chat.history)
         update = self._sandbox.queue.push(
             "callback_query", self._callback_body(query), self.chat_id
         )
-        action = f"press {label!r}" if label else f"press data {data!r}"
-        return await self._sandbox.await_reaction(self.chat, start, update, options, action)
+        return query, update
 
     def _callback_body(self, query: CallbackQueryRecord) -> dict[str, Any]:
         world = self._sandbox.world

@@ -253,7 +253,7 @@ async def test_http_details_json_query_case_and_errors(sandbox):
     status, body = await raw_call(sandbox, f"{token_path}/noSuchMethod")
     assert (status, body) == (
         404,
-        {"ok": False, "error_code": 404, "description": "Not Found: method not found"},
+        {"ok": False, "error_code": 404, "description": "Not Found"},
     )
     status, body = await raw_call(sandbox, "/bot999:WRONG/getMe")
     assert (status, body["description"]) == (401, "Unauthorized")
