@@ -4,34 +4,42 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InputFile, Update
+from telegram import InputFile, InputMediaPhoto, Update
 from telegram.ext import CommandHandler, filters
 
 from bot import stats_charts
 from bot.db.models import utcnow
 from bot.handlers.context import BotContext, conversation, reply
 from bot.handlers.staff import is_staff, refused
-from bot.i18n import TIMEZONE, _, format_number
+from bot.i18n import TIMEZONE, _, format_number, ngettext
 from bot.services import statistics
 from bot.services.statistics import Statistics
 
 
 def _summary(stats: Statistics) -> str:
     counts = stats.deliveries
-    return _(
-        "<b>Statistics</b>\nActive subscribers: {subscribers}\n"
-        "Last {days} days: {joined} joined or returned, {left} left\n"
-        "Deliveries: {sent} sent, {failed} failed ({blocked} blocked the bot)\n"
-        "Feedback entries on the top subjects: {feedback}"
-    ).format(
-        subscribers=format_number(stats.active_subscribers),
-        days=statistics.RECENT_DAYS,
-        joined=format_number(stats.joined_recently),
-        left=format_number(stats.left_recently),
-        sent=format_number(counts["sent"]),
-        failed=format_number(counts["failed"]),
-        blocked=format_number(counts["blocked"]),
-        feedback=format_number(sum(count for _subject, count in stats.feedback_by_subject)),
+    blocked = counts["blocked"]  # people, each counted once
+    return "\n".join(
+        [
+            _("<b>Statistics</b>"),
+            _("Active subscribers: {subscribers}").format(
+                subscribers=format_number(stats.active_subscribers)
+            ),
+            _("Last {days} days: {joined} joined or returned, {left} left").format(
+                days=statistics.RECENT_DAYS,
+                joined=format_number(stats.joined_recently),
+                left=format_number(stats.left_recently),
+            ),
+            _("Deliveries: {sent} sent, {failed} failed").format(
+                sent=format_number(counts["sent"]), failed=format_number(counts["failed"])
+            ),
+            ngettext(
+                "{count} person blocked the bot", "{count} people blocked the bot", blocked
+            ).format(count=format_number(blocked)),
+            _("Feedback entries on the top subjects: {feedback}").format(
+                feedback=format_number(sum(count for _subject, count in stats.feedback_by_subject))
+            ),
+        ]
     )
 
 
@@ -50,8 +58,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
     charts = await asyncio.to_thread(stats_charts.draw, stats)
     chat = update.effective_chat
     await chat.send_message(text, parse_mode="HTML")
-    for name, png in charts:
-        await chat.send_photo(InputFile(png, filename=name))
+    await chat.send_media_group([InputMediaPhoto(png, filename=name) for name, png in charts])
     day = utcnow().astimezone(TIMEZONE).date().isoformat()
     await chat.send_document(
         InputFile(statistics.to_csv(stats), filename=f"psm-statistics-{day}.csv"), caption=caption

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
 from .content_rules import caption_text
 from .context import CallInfo, Handler, SandboxContext
-from .errors import ApiError, bad_request
+from .errors import ApiError, bad_request, not_supported
 from .files import MAX_DOWNLOAD_BYTES, StoredFile, image_size
 from .methods_messages import checked_markup, record_bot_message, reply_target
 from .validation import UploadedFile
@@ -16,6 +17,7 @@ from .validation import UploadedFile
 MAX_UPLOAD_BYTES = {"document": 50 * 1024 * 1024, "photo": 10 * 1024 * 1024}
 MAX_PHOTO_SIDES_SUM = 10000
 MAX_PHOTO_RATIO = 20
+MAX_ALBUM_ITEMS = 10
 _HTTP_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
@@ -107,8 +109,49 @@ async def get_file(ctx: SandboxContext, params: dict[str, Any], call: CallInfo) 
     return stored.file_json()
 
 
+async def send_media_group(ctx: SandboxContext, params: dict[str, Any], call: CallInfo) -> Any:
+    """An album: up to ten photos or documents (documents only with documents), one message
+    each, sharing a media_group_id; the caption of each item under it."""
+    chat = ctx.target_chat(params["chat_id"])
+    items = params["media"]
+    if not items:
+        raise bad_request("there are no messages to send")
+    if len(items) > MAX_ALBUM_ITEMS:
+        raise bad_request("too many messages to send as an album")
+    kinds = {item["type"] for item in items}
+    if not kinds <= set(MAX_UPLOAD_BYTES):
+        raise not_supported()
+    if "document" in kinds and len(kinds) > 1:
+        raise bad_request("document can't be mixed with other media types")
+    reply_to = reply_target(ctx, chat, params)
+    contents = [
+        (
+            item["type"],
+            caption_text(item.get("caption"), item.get("parse_mode"), item.get("caption_entities")),
+            resolve_files(ctx, item["type"], item["media"]),
+        )
+        for item in items
+    ]
+    ctx.admit(call, chat, params)
+    group_id = str(secrets.randbits(63))
+    return [
+        record_bot_message(
+            ctx,
+            chat,
+            body=caption,
+            body_is_caption=True,
+            media_kind=kind,
+            files=files,
+            reply_to_message_id=reply_to,
+            media_group_id=group_id,
+        )
+        for kind, caption, files in contents
+    ]
+
+
 MEDIA_HANDLERS: dict[str, Handler] = {
     "sendDocument": send_document,
     "sendPhoto": send_photo,
+    "sendMediaGroup": send_media_group,
     "getFile": get_file,
 }

@@ -66,6 +66,7 @@ class MessageRecord:
     reply_markup: dict[str, Any] | None = None
     reply_to_message_id: int | None = None
     forward_origin: dict[str, Any] | None = None
+    media_group_id: str | None = None  # the album it belongs to
     edit_date: int | None = None
     deleted: bool = False
 
@@ -89,6 +90,8 @@ class MessageRecord:
             payload["document"] = self.main_file.document_json()
         if self.media_kind == "photo":
             payload["photo"] = [size.photo_size_json() for size in self.files]
+        if self.media_group_id:
+            payload["media_group_id"] = self.media_group_id
         if self.body is not None:
             text_key, entities_key = (
                 ("caption", "caption_entities") if self.body_is_caption else ("text", "entities")
@@ -260,6 +263,7 @@ class SandboxWorld:
             edited=record.edit_date is not None,
             deleted=record.deleted,
             reply_to_message_id=record.reply_to_message_id,
+            media_group_id=record.media_group_id,
             timestamp=self.clock(),
         )
 

@@ -43,6 +43,7 @@ class TranscriptEntry:
     edited: bool = False
     deleted: bool = False
     reply_to_message_id: int | None = None
+    media_group_id: str | None = None  # a bot's album: the same for each of its messages
     method: str | None = None
     timestamp: float = 0.0
 

@@ -134,6 +134,16 @@ _SCALAR_COERCERS = {
 }
 
 
+def _names_attachment(type_name: str, value: Any, path: str) -> bool:
+    """An InputMedia's `media` string may be "attach://<name>": the part of that name."""
+    return (
+        type_name == "String"
+        and path.endswith(".media")
+        and isinstance(value, str)
+        and value.startswith(_ATTACH_PREFIX)
+    )
+
+
 class SpecValidator:
     """Validates and coerces the parameters of a method call."""
 
@@ -202,7 +212,7 @@ class SpecValidator:
     ) -> Any:
         if type_name.startswith(ARRAY_PREFIX):
             return self._coerce_array(value, type_name[len(ARRAY_PREFIX) :], path, attachments)
-        if type_name == "InputFile":
+        if type_name == "InputFile" or _names_attachment(type_name, value, path):
             return self._coerce_input_file(value, path, attachments)
         if isinstance(value, UploadedFile):
             raise _Mismatch(path, f"expected {type_name}, got an uploaded file")

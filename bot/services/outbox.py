@@ -341,17 +341,20 @@ async def skip_pending_for(session: AsyncSession, subscriber_id: int, reason: st
 
 
 async def stats(session: AsyncSession, notification_id: int | None = None) -> dict[str, int]:
-    """Deliveries by state, for one notification or all."""
+    """Deliveries by state, for one notification or all; "blocked" counts people, not
+    deliveries (one who blocked the bot fails one delivery and has the others skipped)."""
     query = select(Delivery.state, func.count()).group_by(Delivery.state)
     if notification_id is not None:
         query = query.where(Delivery.notification_id == notification_id)
     counts = {state.value: 0 for state in DeliveryState}
     for state, count in (await session.execute(query)).all():
         counts[state] = count
-    blocked = select(func.count()).where(Delivery.error == "blocked")
+    blocked = select(func.count(func.distinct(Delivery.subscriber_id))).where(
+        Delivery.error == "blocked"
+    )
     if notification_id is not None:
         blocked = blocked.where(Delivery.notification_id == notification_id)
-    counts["blocked"] = await session.scalar(blocked.select_from(Delivery)) or 0
+    counts["blocked"] = await session.scalar(blocked) or 0
     return counts
 
 
