@@ -159,11 +159,10 @@ async def _comuni_rows(session: AsyncSession, draft, audience: Audience, zone_id
 
 async def _strategy_choice_rows(session: AsyncSession, draft: BroadcastDraft) -> list:
     counts = await monitoring.action_counts(session)
-    language = current_language()
     return [
         [
             _button(
-                shorten(f"{strategy.id} · {strategy.name(language)}", LABEL_CHARS)
+                shorten(plan.strategy_label(strategy), LABEL_CHARS)
                 + f" ({format_number(counts.get(strategy.id, 0))})",
                 draft,
                 Page.ACTIONS,

@@ -13,11 +13,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.callbacks import FeedbackMenu, ProfileField
 from bot.db.models import ConsentState, Participant, StakeholderCategory
-from bot.i18n import _, current_language, format_number, ngettext
+from bot.i18n import _, format_number, ngettext
 from bot.screens import View, main_menu_keyboard
 from bot.services import plan, subjects
 from bot.services.participation import MAX_ORGANISATION_CHARS, MAX_TEXT_CHARS
-from bot.services.subscriptions import display_name
 
 QUOTE_CHARS = 300
 
@@ -161,14 +160,8 @@ def _back_to_feedback_menu() -> InlineKeyboardButton:
 
 
 async def feedback_strategies(session: AsyncSession) -> View:
-    language = current_language()
     rows = [
-        [
-            _button(
-                f"{strategy.id} · {display_name(strategy.name(language))}",
-                callbacks.subject_data("strategy", strategy.id),
-            )
-        ]
+        [_button(plan.strategy_label(strategy), callbacks.subject_data("strategy", strategy.id))]
         for strategy in await plan.list_strategies(session)
     ]
     rows.append([_back_to_feedback_menu()])

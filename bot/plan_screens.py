@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
-from bot.db.models import PlanAction, Strategy
+from bot.db.models import PlanAction
 from bot.i18n import _, current_language, format_number, ngettext
 from bot.monitoring_text import (
     format_day,
@@ -26,17 +26,13 @@ from bot.monitoring_text import (
 from bot.screens import View, shorten
 from bot.services import monitoring, plan
 from bot.services.monitoring import ActionCard, IndicatorView
-from bot.services.subscriptions import display_name
+from bot.services.plan import strategy_label
 
 MAX_LISTED = 40
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
-
-
-def _strategy_name(strategy: Strategy) -> str:
-    return display_name(strategy.name(current_language()))
 
 
 def _to_strategies() -> InlineKeyboardButton:
@@ -54,7 +50,7 @@ async def strategies(session: AsyncSession) -> View:
     rows = []
     for strategy in await plan.list_strategies(session):
         count = counts.get(strategy.id, 0)
-        label = f"{strategy.id} · {shorten(_strategy_name(strategy), 36)} ({count})"
+        label = f"{shorten(strategy_label(strategy), 41)} ({count})"
         rows.append([_button(label, callbacks.plan_data(strategy_id=strategy.id))])
     text = "\n\n".join(
         [
@@ -71,7 +67,7 @@ async def strategy_actions(session: AsyncSession, strategy_id: str) -> View | No
     if strategy is None:
         return None
     actions = await monitoring.actions_of_strategy(session, strategy_id)
-    heading = f"<b>{escape(strategy.id)} · {escape(_strategy_name(strategy))}</b>"
+    heading = f"<b>{escape(strategy_label(strategy))}</b>"
     if actions:
         count = ngettext(
             "{count} action: tap it to open its card.",
@@ -140,9 +136,7 @@ def card_text(card: ActionCard) -> str:
     language = current_language()
     action = card.action
     title = f"{escape(action.code)} · {escape(action.title(language))}"
-    strategy = _("Strategy {id} · {name}").format(
-        id=card.strategy.id, name=_strategy_name(card.strategy)
-    )
+    strategy = strategy_label(card.strategy)
     parts = [f"{status_icon(action.status)} <b>{title}</b>\n<i>{escape(strategy)}</i>"]
     description = action.description(language)
     if description:

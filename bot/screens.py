@@ -83,28 +83,20 @@ def main_menu() -> View:
     return View(_("What would you like to follow?"), main_menu_keyboard())
 
 
-def _uncertain_note(any_uncertain: bool) -> str:
-    return "\n\n" + _("(*) not yet confirmed by official sources") if any_uncertain else ""
-
-
 async def strategies(session: AsyncSession, subscriber: Subscriber) -> View:
-    language = current_language()
     followed = await subscriptions.followed_ids(session, subscriber, TargetKind.STRATEGY)
     items = await plan.list_strategies(session)
     buttons = []
     for strategy in items:
         is_followed = strategy.id in followed
         mark = FOLLOWED if is_followed else NOT_FOLLOWED
-        label = f"{mark} {strategy.id} · {subscriptions.display_name(strategy.name(language))}"
-        if strategy.uncertain:
-            label += UNCERTAIN_MARK
+        label = f"{mark} {plan.strategy_label(strategy)}"
         data = callbacks.toggle_data(
             not is_followed, TargetKind.STRATEGY, strategy.id, Screen.STRATEGIES
         )
         buttons.append([_button(label, data)])
     buttons.append([_back_to_menu()])
     text = _("<b>The plan's strategies</b>\nTap a strategy to follow it, tap again to stop.")
-    text += _uncertain_note(any(s.uncertain for s in items))
     return View(text, InlineKeyboardMarkup(buttons))
 
 

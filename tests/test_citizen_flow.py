@@ -75,14 +75,14 @@ async def test_follow_and_unfollow_a_strategy_with_buttons(sandbox, db):
     await anna.send("/start")
     await anna.press("Segui una strategia")
     assert "Le strategie del Piano" in anna.last_bot_message.text
-    assert "➕ S5 · Costruire ... (*)" in labels(anna.last_bot_message)
+    assert "➕ Strategia 5 — titolo da confermare" in labels(anna.last_bot_message)
     await anna.press("➕ S4 · Adattarci ai cambiamenti climatici")
-    assert anna.callback_answers[-1].text == "Ora segui: Adattarci ai cambiamenti climatici"
+    assert anna.callback_answers[-1].text == "Ora segui: S4 · Adattarci ai cambiamenti climatici"
     assert "✅ S4 · Adattarci ai cambiamenti climatici" in labels(anna.last_bot_message)
     assert await followed(db, 1001, TargetKind.STRATEGY) == {"S4"}
 
     await anna.press("✅ S4 · Adattarci ai cambiamenti climatici")
-    assert anna.callback_answers[-1].text == "Non segui più: Adattarci ai cambiamenti climatici"
+    assert anna.callback_answers[-1].text == "Non segui più: S4 · Adattarci ai cambiamenti climatici"
     assert await followed(db, 1001, TargetKind.STRATEGY) == set()
 
 
@@ -141,7 +141,7 @@ async def test_mysubs_when_following_nothing_offers_the_menu(sandbox):
     ("payload", "kind", "target_id", "name"),
     [
         ("zone_tigullio", TargetKind.ZONE, "tigullio", "Tigullio"),
-        ("strategy_S4", TargetKind.STRATEGY, "S4", "Adapt to climate change"),
+        ("strategy_S4", TargetKind.STRATEGY, "S4", "S4 · Adapt to climate change"),
         ("comune_010046", TargetKind.COMUNE, "010046", "Rapallo"),
     ],
 )
@@ -256,7 +256,7 @@ async def test_repeated_taps_on_a_stale_button_change_nothing(sandbox, db):
     await anna.press_data(follow_s3, message_id=menu.message_id)
     edits_before = sandbox.count("editMessageText")
     await anna.press_data(follow_s3, message_id=menu.message_id)
-    assert anna.callback_answers[-1].text == "Segui già: Ottimizzare i servizi"
+    assert anna.callback_answers[-1].text == "Segui già: S3 · Ottimizzare i servizi"
     assert sandbox.count("editMessageText") == edits_before  # nothing to redraw
     assert await followed(db, 1001, TargetKind.STRATEGY) == {"S3"}
 

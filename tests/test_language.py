@@ -6,6 +6,11 @@ import dataclasses
 import pytest
 
 from bot import broadcast_cli, feeds_cli
+from bot.db.models import Strategy
+from bot.i18n import use_locale
+from bot.services import plan
+from tests.test_citizen_flow import labels
+from tests.test_monitoring_import import SAMPLE, import_files
 
 ADMIN = 4242
 ADMIN_EN = 4343
@@ -169,3 +174,59 @@ async def test_help_lists_every_command_of_the_menu_by_its_own_name(
         assert f"/{name} — " in text
     for name in set(other_menu) - set(menu):
         assert f"/{name} " not in text and f"/{name}\n" not in text
+
+
+# ------------------------------------------------------------- strategy labels
+
+UNCERTAIN = {"it": "Strategia 5 — titolo da confermare", "en": "Strategy 5 — title to be confirmed"}
+
+
+def test_the_label_follows_the_uncertain_mark_of_the_data():
+    doubtful = Strategy(id="S2", name_it="valorizzare", name_en="enhance", uncertain=True)
+    confirmed = Strategy(id="S5", name_it="costruire", name_en="build", uncertain=False)
+    with use_locale("it"):
+        assert plan.strategy_label(doubtful) == "Strategia 2 — titolo da confermare"
+        assert plan.strategy_label(confirmed) == "S5 · Costruire"
+        assert plan.strategy_label(confirmed, "en") == "S5 · Build"
+    with use_locale("en"):
+        assert plan.strategy_label(doubtful) == "Strategy 2 — title to be confirmed"
+
+
+@pytest.mark.usefixtures("running_bot")
+@pytest.mark.parametrize(
+    ("user_id", "language", "words"),
+    [
+        (1001, "it", ("Segui una strategia", "/iscrizioni", "/piano", "/parere", "Una strategia")),
+        (1002, "en", ("Follow a strategy", "/mysubs", "/plan", "/feedback", "A strategy")),
+    ],
+)
+async def test_an_uncertain_strategy_is_named_honestly_on_every_screen(
+    sandbox, db, user_id, language, words
+):
+    follow, mysubs, plan_command, feedback, a_strategy = words
+    label = UNCERTAIN[language]
+    await import_files(db, SAMPLE, notify=False)
+    citizen = sandbox.user(user_id, language_code=language)
+    await citizen.send("/start")
+    await citizen.press(follow)
+    screen = citizen.last_bot_message
+    assert f"➕ {label}" in labels(screen)
+    assert "(*)" not in screen.text and not any("(*)" in text for text in labels(screen))
+    assert not any("..." in text for text in labels(screen))
+
+    await citizen.press(f"➕ {label}")
+    assert citizen.callback_answers[-1].text.endswith(f": {label}")
+    await citizen.send(mysubs)
+    assert f"• {label}" in citizen.last_bot_message.text
+
+    await citizen.send(plan_command)
+    [button] = [text for text in labels(citizen.last_bot_message) if text.startswith(label)]
+    await citizen.press(button)
+    assert citizen.last_bot_message.text.startswith(label + "\n")
+    [action] = [text for text in labels(citizen.last_bot_message) if "S5.1" in text]
+    await citizen.press(action)
+    assert f"\n{label}\n" in citizen.last_bot_message.text
+
+    await citizen.send(feedback)
+    await citizen.press(a_strategy)
+    assert label in labels(citizen.last_bot_message)

@@ -27,7 +27,7 @@ async def test_browse_from_the_strategies_to_an_action_card_and_follow_it(sandbo
     await anna.press("🔵 S4.1 · Parco del Tigullio: modello di sp… 50%")
     card = anna.last_bot_message.text
     assert "S4.1 · Parco del Tigullio: modello di spazio urbano sostenibile" in card
-    assert "Strategia S4 · Adattarci ai cambiamenti climatici" in card
+    assert "\nS4 · Adattarci ai cambiamenti climatici\n" in card
     assert "Stato: in corso" in card
     assert "Avanzamento: ▰▰▰▱▱ 50%" in card
     assert "Date: dal 1 lug 2021 al 31 dic 2025" in card

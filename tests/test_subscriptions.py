@@ -85,8 +85,8 @@ async def test_list_followed_groups_kinds_in_plan_order(db):
         ("comune", "010015"),
         ("comune", "010046"),
     ]
-    assert items[0].name("en") == "Coordinate change"
-    assert items[0].name("it") == "Coordinare il cambiamento"
+    assert items[0].name("en") == "S1 · Coordinate change"
+    assert items[0].name("it") == "S1 · Coordinare il cambiamento"
 
 
 async def test_unsubscribe_all_removes_only_that_subscribers_rows(db):

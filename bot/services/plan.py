@@ -6,6 +6,7 @@ The YAML (a copy of the shared facts file) stays the source of truth: items mark
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.db.models import Comune, Strategy, Zone
+from bot.i18n import _, current_language, use_locale
 
 DEFAULT_PLAN_FILE = Path(__file__).resolve().parent.parent / "data" / "psm_genova.yaml"
+_NUMBERED_STRATEGY = re.compile(r"S([0-9]+)")
 
 
 class PlanDataError(ValueError):
     """The plan file is unreadable or inconsistent."""
+
+
+def display_name(name: str) -> str:
+    """Names as shown to users: the plan writes strategies in lower case."""
+    return name[:1].upper() + name[1:]
+
+
+def strategy_label(strategy: Strategy, language: str | None = None) -> str:
+    """A strategy as every screen names it (current language unless given):
+    "S4 · Adattarci ai cambiamenti climatici". One whose title the sources do not confirm
+    (`uncertain` in the plan data) shows no guessed title: "Strategia 5 — titolo da confermare".
+    """
+    with use_locale(language or current_language()):
+        if strategy.uncertain:
+            numbered = _NUMBERED_STRATEGY.fullmatch(strategy.id)
+            number = numbered.group(1) if numbered else strategy.id
+            return _("Strategy {number} — title to be confirmed").format(number=number)
+        return f"{strategy.id} · {display_name(strategy.name(current_language()))}"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bot.db.models import (
 )
 from bot.i18n import N_, _, use_locale
 from bot.labels import notification_title
-from bot.services.subscriptions import display_name
+from bot.services.plan import strategy_label
 
 MAX_SUBJECT_ID = 255
 
@@ -77,8 +77,8 @@ async def _strategy(session: AsyncSession, strategy_id: str) -> Subject | None:
     return Subject(
         SubjectKind.STRATEGY,
         strategy.id,
-        f"{strategy.id} · {display_name(strategy.name_it)}",
-        f"{strategy.id} · {display_name(strategy.name_en)}",
+        strategy_label(strategy, "it"),
+        strategy_label(strategy, "en"),
         ((TargetKind.STRATEGY.value, strategy.id),),
     )
 
@@ -180,23 +180,34 @@ async def of_message(
     session: AsyncSession, subscriber_id: int, chat_id: int, message_id: int
 ) -> Subject | None:
     """The notification(s) this person received as this message, if any."""
-    deliveries = list(
-        await session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.chat_id == chat_id,
-                Delivery.message_id == message_id,
-                Delivery.subscriber_id == subscriber_id,
-            )
-            .order_by(Delivery.id)
-        )
-    )
-    if not deliveries:
+    items = await items_of_message(session, subscriber_id, chat_id, message_id)
+    if not items:
         return None
-    notifications = await _notifications(session, [d.notification_id for d in deliveries])
-    if len(deliveries) == 1:
-        return of_delivery(deliveries[0], notifications[0])
-    return of_digest(notifications)
+    if len(items) == 1:
+        return of_delivery(*items[0])
+    return of_digest(sorted((notification for _d, notification in items), key=_by_id))
+
+
+async def items_of_message(
+    session: AsyncSession, subscriber_id: int, chat_id: int, message_id: int
+) -> list[tuple[Delivery, Notification]]:
+    """(delivery, notification) shown to this person as this message, in delivery order
+    (the order a grouped message numbers its items in)."""
+    rows = await session.execute(
+        select(Delivery, Notification)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(
+            Delivery.chat_id == chat_id,
+            Delivery.message_id == message_id,
+            Delivery.subscriber_id == subscriber_id,
+        )
+        .order_by(Delivery.id)
+    )
+    return [(delivery, notification) for delivery, notification in rows.all()]
+
+
+def _by_id(notification: Notification) -> int:
+    return notification.id
 
 
 async def of_owned_delivery(
@@ -218,10 +229,3 @@ async def owned_delivery(
     return await session.scalar(
         select(Delivery).where(Delivery.id == delivery_id, Delivery.subscriber_id == subscriber_id)
     )
-
-
-async def _notifications(session: AsyncSession, ids: list[int]) -> list[Notification]:
-    rows = await session.scalars(
-        select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
-    )
-    return list(rows)

@@ -27,6 +27,7 @@ from bot.db.models import (
     Zone,
     utcnow,
 )
+from bot.services.plan import display_name, strategy_label
 
 _DEEP_LINK = re.compile(r"^(zone|strategy|comune)_([A-Za-z0-9_\-]{1,60})$")
 
@@ -57,11 +58,6 @@ class FollowedItem:
 
     def name(self, language: str) -> str:
         return display_name(self.name_en if language == "en" else self.name_it)
-
-
-def display_name(name: str) -> str:
-    """Names as shown to users: the plan writes strategies in lower case."""
-    return name[:1].upper() + name[1:]
 
 
 def parse_deep_link(payload: str) -> Target | None:
@@ -169,7 +165,7 @@ async def describe_target(session: AsyncSession, target: Target) -> FollowedItem
     if target.kind is TargetKind.STRATEGY:
         strategy = await session.get(Strategy, target.id)
         if strategy is not None:
-            return FollowedItem(target.kind, target.id, strategy.name_it, strategy.name_en)
+            return _strategy_item(strategy)
     elif target.kind is TargetKind.ZONE:
         zone = await session.get(Zone, target.id)
         if zone is not None:
@@ -262,9 +258,7 @@ async def list_followed(session: AsyncSession, subscriber: Subscriber) -> list[F
     )
     mine = Subscription.subscriber_id == subscriber.id
     for strategy in await session.scalars(strategies.where(mine).order_by(Strategy.position)):
-        items.append(
-            FollowedItem(TargetKind.STRATEGY, strategy.id, strategy.name_it, strategy.name_en)
-        )
+        items.append(_strategy_item(strategy))
     for zone in await session.scalars(zones.where(mine).order_by(Zone.position)):
         items.append(FollowedItem(TargetKind.ZONE, zone.id, zone.name, zone.name))
     for comune in await session.scalars(comuni.where(mine).order_by(Comune.name)):
@@ -277,6 +271,15 @@ async def list_followed(session: AsyncSession, subscriber: Subscriber) -> list[F
     for action in await session.scalars(actions.where(mine).order_by(PlanAction.code)):
         items.append(_action_item(action))
     return items
+
+
+def _strategy_item(strategy: Strategy) -> FollowedItem:
+    return FollowedItem(
+        TargetKind.STRATEGY,
+        strategy.id,
+        strategy_label(strategy, "it"),
+        strategy_label(strategy, "en"),
+    )
 
 
 def _action_item(action: PlanAction) -> FollowedItem:
