@@ -497,12 +497,12 @@ async def test_the_job_polls_calendar_urls_like_feeds_and_records_failures(db, s
         await event_round(job)
         await event_round(job)  # not due again before 30 minutes
         clock.now += timedelta(minutes=31)
-        await event_round(job)
-    assert len(requests) == 4
+        await event_round(job)  # the broken one waits twice as long
+    assert len(requests) == 3
     assert len(await source_keys(db)) == 1  # announced once
     async with db.transaction() as session:
         broken = (await event_ics.list_sources(session))[1]
-    assert broken.last_error.startswith("HTTPStatusError")
+    assert broken.last_error == "HTTP 500 Internal Server Error"
 
 
 # --- reminders as people receive them (issue 13) ---------------------------------------------
@@ -630,3 +630,165 @@ async def test_cli_refuses_a_start_in_the_past(db, settings, capsys):
     )
     async with db.transaction() as session:
         assert await events.list_events(session) == []
+
+
+# --- recurring calendars, fetched like feeds (issue 13) --------------------------------------
+
+
+def weekly_calendar(*extra_lines: str, override_start: str = "20261211T180000") -> bytes:
+    """Weekly on Thursdays at 17:30 from 3 December 2026 (four times), plus Saturday the 5th;
+    the one of the 10th moved to another day."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//test//",
+        "BEGIN:VEVENT",
+        "UID:tavolo@cittametropolitana.genova.it",
+        "DTSTART;TZID=Europe/Rome:20261203T173000",
+        "DTEND;TZID=Europe/Rome:20261203T193000",
+        "RRULE:FREQ=WEEKLY;COUNT=4",
+        "RDATE;TZID=Europe/Rome:20261205T100000",
+        *extra_lines,
+        "SUMMARY:Tavolo del Tigullio",
+        "LOCATION:Chiavari",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:tavolo@cittametropolitana.genova.it",
+        "RECURRENCE-ID;TZID=Europe/Rome:20261210T173000",
+        f"DTSTART;TZID=Europe/Rome:{override_start}",
+        "SUMMARY:Tavolo del Tigullio (spostato)",
+        "LOCATION:Rapallo",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "\r\n".join(lines).encode() + b"\r\n"
+
+
+async def imported_events(db) -> list[tuple[str, datetime, str]]:
+    async with db.transaction() as session:
+        rows = await events.list_events(session, limit=1000)
+        return [(e.uid, e.starts_at, e.status) for e in rows]
+
+
+async def test_a_recurring_calendar_imports_each_occurrence_once(db, sandbox, make_sender):
+    await follower(db, sandbox, 1, TIGULLIO)
+    now = MEETING_AT - timedelta(days=7)
+    uid = "tavolo@cittametropolitana.genova.it"
+
+    async def import_(data: bytes) -> event_ics.ImportReport:
+        async with db.transaction() as session:
+            source = await event_ics.add_source(session, "https://example.org/t.ics", ("tigullio",))
+            return await event_ics.import_calendar(session, data, now, source)
+
+    assert (await import_(weekly_calendar())).created == 5
+    # The series is announced once, with its first occurrence; the rest is in /events.
+    assert [key.split(":", 2)[2] for key in await source_keys(db)] == ["announce"]
+    await send_all(make_sender(Clock(now)))
+    (announcement,) = sandbox.user(1).bot_messages
+    assert "Nuovo evento" in announcement.text
+    assert "giovedì 3 dicembre 2026, 17:30 – 19:30" in announcement.text
+    rome = [
+        (uid.split("/")[0], start.astimezone(event_input.TIMEZONE).strftime("%d %H:%M"))
+        for uid, start, _status in await imported_events(db)
+    ]
+    assert rome == [
+        (uid, "03 17:30"),
+        (uid, "05 10:00"),
+        (uid, "11 18:00"),  # the one of the 10th, moved
+        (uid, "17 17:30"),
+        (uid, "24 17:30"),
+    ]
+    stored = await imported_events(db)
+    assert stored[2][0] == f"{uid}/20261210T163000Z"  # identity: uid and the planned start
+    again = await import_(weekly_calendar())
+    assert (again.created, again.changed, again.unchanged) == (0, 0, 5)
+
+    # The moved occurrence moves again: the same event changes, none is added.
+    moved = await import_(weekly_calendar(override_start="20261212T110000"))
+    assert (moved.created, moved.changed, moved.unchanged) == (0, 1, 4)
+    assert [s for u, s, _ in await imported_events(db) if u == stored[2][0]] == [
+        datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
+    ]
+    # An occurrence taken out of the series (EXDATE) is cancelled.
+    dropped = await import_(weekly_calendar("EXDATE;TZID=Europe/Rome:20261217T173000"))
+    assert dropped.cancelled == 1
+    assert [
+        status for u, _s, status in await imported_events(db) if u.endswith("1217T163000Z")
+    ] == ["cancelled"]
+    assert len(await imported_events(db)) == 5
+    # Who was told of the series is told when one of its meetings moves or is dropped.
+    assert [key.split(":", 2)[2] for key in await source_keys(db)] == [
+        "announce",
+        "update:1",
+        "update:2",  # back to the 11th: the default override of weekly_calendar()
+        "cancel",
+    ]
+
+
+async def test_an_endless_series_is_imported_within_the_horizon(db):
+    now = MEETING_AT - timedelta(days=7)
+    endless = weekly_calendar().replace(b"RRULE:FREQ=WEEKLY;COUNT=4", b"RRULE:FREQ=WEEKLY")
+    async with db.transaction() as session:
+        report = await event_ics.import_calendar(session, endless, now)
+    starts = [start for _uid, start, _status in await imported_events(db)]
+    assert all(now <= start <= now + event_ics.EXPANSION_HORIZON for start in starts)
+    assert report.created == len(starts) == 53  # 52 Thursdays (one moved) and the Saturday
+
+
+async def test_calendar_urls_are_fetched_like_feeds(db, sandbox):
+    import httpx
+
+    requests: list[tuple[str, str | None]] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        requests.append((request.url.path, request.headers.get("If-None-Match")))
+        if request.url.path == "/broken.ics":
+            return httpx.Response(500)
+        if request.url.path == "/huge.ics":
+            return httpx.Response(200, content=b"x" * (event_ics.MAX_ICS_BYTES + 1))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        return httpx.Response(200, content=calendar(ics_meeting()), headers={"ETag": '"v1"'})
+
+    async with db.transaction() as session:
+        for path in ("psm", "broken", "huge"):
+            await event_ics.add_source(session, f"https://example.org/{path}.ics")
+    clock = Clock(MEETING_AT - timedelta(days=7))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as client:
+        job = EventJob(db, clock=clock, client=client)
+        await event_round(job)
+        clock.now += timedelta(minutes=31)
+        await event_round(job)  # a failing calendar waits twice as long
+        clock.now += timedelta(minutes=31)
+        await event_round(job)
+    assert requests == [
+        ("/psm.ics", None),
+        ("/broken.ics", None),
+        ("/huge.ics", None),
+        ("/psm.ics", '"v1"'),  # conditional GET: not modified, nothing imported
+        ("/psm.ics", '"v1"'),
+        ("/broken.ics", None),
+        ("/huge.ics", None),
+    ]
+    async with db.transaction() as session:
+        psm, broken, huge = await event_ics.list_sources(session)
+        assert (await session.scalar(select(func.count()).select_from(Event))) == 1
+    assert psm.last_error is None
+    assert broken.last_error == "HTTP 500 Internal Server Error"
+    assert huge.last_error.endswith(f"exceeds {event_ics.MAX_ICS_BYTES} bytes")
+
+
+async def test_cli_imports_a_calendar_url_through_the_feed_fetcher(
+    db, settings, capsys, monkeypatch
+):
+    from tests.feed_server import FeedServer, without_proxies
+
+    without_proxies(monkeypatch)
+    async with FeedServer.running() as server:
+        good = server.serve("/psm.ics", body=calendar(ics_meeting(dtstart=MEETING_AT)))
+        big = server.serve("/big.ics", body=b"x" * (event_ics.MAX_ICS_BYTES + 1))
+        assert await run_cli(settings, "import-ics", good) == 0
+        assert "1 new" in capsys.readouterr().out
+        assert await run_cli(settings, "import-ics", big) == 2
+        assert capsys.readouterr().err.endswith(f"exceeds {event_ics.MAX_ICS_BYTES} bytes\n")
+        assert server.requests_to("/psm.ics")[0]["User-Agent"].startswith("psm-bot/")

@@ -1,7 +1,11 @@
 """iCalendar (.ics): one event as a file to add to a calendar; calendars imported by UID.
 
 Importing the same calendar again changes nothing and notifies nobody; a moved VEVENT is a
-change, a cancelled one (STATUS:CANCELLED) a cancellation.
+change, a cancelled one (STATUS:CANCELLED) a cancellation. A recurring VEVENT (RRULE, RDATE,
+moved occurrences with RECURRENCE-ID) becomes one event per occurrence within
+EXPANSION_HORIZON, each identified by its UID and planned start: a moved occurrence changes
+its event, one taken out of the series (EXDATE) is cancelled, and a series is announced once,
+with its first new occurrence. Calendars by URL are fetched like feeds (`FeedFetcher`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import icalendar
+import recurring_ical_events
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +23,15 @@ from bot.db.models import Event, EventSource, EventStatus
 from bot.i18n import TIMEZONE
 from bot.services import events
 from bot.services.events import EventDraft
+from feeds import policy
+from feeds.fetch import FeedFetcher, FetchResult, FetchStatus
 
 PRODID = "-//Citta Metropolitana di Genova//psm-bot//IT"
 MAX_ICS_BYTES = 2_000_000
+FETCH_TIMEOUT_S = 30.0
+# Occurrences of a recurring event are imported from now until this far ahead.
+EXPANSION_HORIZON = timedelta(days=365)
+_UID_LENGTH = 255
 
 
 class CalendarError(ValueError):
@@ -66,6 +77,7 @@ def file_name(event: Event) -> str:
 class ImportedEvent:
     draft: EventDraft
     cancelled: bool
+    series: str | None = None  # the UID of a recurring VEVENT, for each of its occurrences
 
 
 @dataclass
@@ -78,24 +90,68 @@ class ImportReport:
 
 
 def parse_calendar(
-    data: bytes, zones: tuple[str, ...] = (), strategies: tuple[str, ...] = ()
+    data: bytes,
+    now: datetime,
+    zones: tuple[str, ...] = (),
+    strategies: tuple[str, ...] = (),
 ) -> list[ImportedEvent]:
+    """The calendar's events, in order of start; recurring ones as occurrences from `now`."""
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except ValueError as error:
         raise CalendarError(f"not an iCalendar file: {error}") from error
-    return [
+    vevents = [v for v in calendar.walk("VEVENT") if v.get("uid") and v.get("dtstart")]
+    recurring = {str(v["uid"]) for v in vevents if _recurs(v)}
+    found = [
         _imported(vevent, zones, strategies)
-        for vevent in calendar.walk("VEVENT")
-        if vevent.get("uid") and vevent.get("dtstart") and not vevent.get("recurrence-id")
+        for vevent in vevents
+        if str(vevent["uid"]) not in recurring
     ]
+    if recurring:
+        found += _occurrences(calendar, recurring, now, zones, strategies)
+    return sorted(found, key=lambda item: (item.draft.starts_at, item.draft.uid))
 
 
-def _imported(vevent, zones: tuple[str, ...], strategies: tuple[str, ...]) -> ImportedEvent:
+def _recurs(vevent) -> bool:
+    return any(vevent.get(name) for name in ("rrule", "rdate", "recurrence-id"))
+
+
+def _occurrences(
+    calendar, recurring: set[str], now: datetime, zones: tuple, strategies: tuple
+) -> list[ImportedEvent]:
+    try:
+        expanded = list(recurring_ical_events.of(calendar).between(now, now + EXPANSION_HORIZON))
+    except (ValueError, TypeError, KeyError) as error:
+        raise CalendarError(f"cannot expand the recurring events: {error}") from error
+    found = []
+    for occurrence in expanded:
+        series = str(occurrence.get("uid"))
+        if series not in recurring or not occurrence.get("dtstart"):
+            continue
+        planned = occurrence.get("recurrence-id") and occurrence.decoded("recurrence-id")
+        uid = occurrence_uid(series, _aware(planned or occurrence.decoded("dtstart")))
+        found.append(_imported(occurrence, zones, strategies, uid=uid, series=series))
+    return found
+
+
+def occurrence_uid(series: str, planned_start: datetime) -> str:
+    """One occurrence's identity: the series' UID and the start it had in the series."""
+    suffix = f"/{planned_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return series[: _UID_LENGTH - len(suffix)] + suffix
+
+
+def _imported(
+    vevent,
+    zones: tuple[str, ...],
+    strategies: tuple[str, ...],
+    *,
+    uid: str | None = None,
+    series: str | None = None,
+) -> ImportedEvent:
     starts_at = _aware(vevent.decoded("dtstart"))
     ends_at = _aware(vevent.decoded("dtend")) if vevent.get("dtend") else None
     draft = EventDraft(
-        uid=str(vevent.get("uid"))[:255],
+        uid=uid or str(vevent.get("uid"))[:_UID_LENGTH],
         title_it=str(vevent.get("summary") or "").strip()[:300] or "Evento",
         starts_at=starts_at,
         ends_at=ends_at if ends_at and ends_at >= starts_at else None,
@@ -105,7 +161,8 @@ def _imported(vevent, zones: tuple[str, ...], strategies: tuple[str, ...]) -> Im
         zones=zones,
         strategies=strategies,
     )
-    return ImportedEvent(draft, str(vevent.get("status", "")).upper() == "CANCELLED")
+    cancelled = str(vevent.get("status", "")).upper() == "CANCELLED"
+    return ImportedEvent(draft, cancelled, series)
 
 
 def _text(value, limit: int) -> str | None:
@@ -131,9 +188,11 @@ async def import_calendar(
     zones = tuple(source.zones) if source else ()
     strategies = tuple(source.strategies) if source else ()
     report = ImportReport()
-    for item in parse_calendar(data, zones, strategies):
+    items = parse_calendar(data, now, zones, strategies)
+    for item in items:
         outcome = await _import_one(session, item, now, source)
         setattr(report, outcome, getattr(report, outcome) + 1)
+    report.cancelled += await _cancel_left_out(session, items, now)
     return report
 
 
@@ -142,10 +201,11 @@ async def _import_one(
 ) -> str:
     event = await events.by_uid(session, item.draft.uid)
     if event is None:
-        event = await events.create(session, item.draft, now)
-        event.source_id = source.id if source else None
         if item.cancelled:
-            await events.cancel(session, event, now)
+            return "unchanged"  # cancelled before anyone heard of it
+        announce = item.series is None or not await _upcoming_of(session, item.series, now)
+        event = await events.create(session, item.draft, now, announce=announce)
+        event.source_id = source.id if source else None
         return "created"
     if item.cancelled:
         return "cancelled" if await events.cancel(session, event, now) else "unchanged"
@@ -153,6 +213,32 @@ async def _import_one(
         return "unchanged"
     await events.change(session, event, _keeping_tags(event, item.draft), now)
     return "changed"
+
+
+async def _upcoming_of(session: AsyncSession, series: str, now: datetime) -> list[Event]:
+    """The series' stored occurrences still to come (within the horizon)."""
+    prefix = occurrence_uid(series, now)[: -len("20260101T000000Z")]
+    return list(
+        await session.scalars(
+            select(Event).where(
+                Event.uid.startswith(prefix, autoescape=True),
+                Event.starts_at > now,
+                Event.starts_at <= now + EXPANSION_HORIZON,
+                Event.status != EventStatus.CANCELLED.value,
+            )
+        )
+    )
+
+
+async def _cancel_left_out(session: AsyncSession, items: list[ImportedEvent], now: datetime) -> int:
+    """Cancel the upcoming occurrences a series no longer has (EXDATE, a shorter RRULE)."""
+    present = {item.draft.uid for item in items}
+    cancelled = 0
+    for series in sorted({item.series for item in items if item.series}):
+        for event in await _upcoming_of(session, series, now):
+            if event.uid not in present and await events.cancel(session, event, now):
+                cancelled += 1
+    return cancelled
 
 
 def _same(event: Event, draft: EventDraft) -> bool:
@@ -200,24 +286,52 @@ async def list_sources(session: AsyncSession) -> list[EventSource]:
     return list(await session.scalars(select(EventSource).order_by(EventSource.id)))
 
 
-async def fetch(url: str, client: httpx.AsyncClient | None = None) -> bytes:
-    if client is None:
-        async with httpx.AsyncClient(headers={"User-Agent": "psm-bot"}) as own:
-            return await _get(own, url)
-    return await _get(client, url)
+def calendar_fetcher(client: httpx.AsyncClient | None = None) -> FeedFetcher:
+    """Calendars come like feeds: size cap, time limit, recorded redirects, conditional GET."""
+    return FeedFetcher(client, timeout=FETCH_TIMEOUT_S, max_bytes=MAX_ICS_BYTES)
 
 
-async def _get(client: httpx.AsyncClient, url: str) -> bytes:
-    response = await client.get(url, follow_redirects=True, timeout=30)
-    response.raise_for_status()
-    if len(response.content) > MAX_ICS_BYTES:
-        raise CalendarError(f"calendar larger than {MAX_ICS_BYTES} bytes")
-    return response.content
+def fetched_calendar(result: FetchResult) -> bytes | None:
+    """The calendar fetched; None when not modified; CalendarError when it could not be."""
+    if result.status is FetchStatus.NOT_MODIFIED:
+        return None
+    if result.status is not FetchStatus.OK or result.content is None:
+        raise CalendarError(result.error.message if result.error else "no calendar")
+    return result.content
 
 
-async def due_sources(session: AsyncSession, now: datetime, every: timedelta) -> list[EventSource]:
-    sources = await list_sources(session)
-    return [s for s in sources if s.last_polled_at is None or s.last_polled_at <= now - every]
+async def fetch(url: str) -> bytes:
+    """One calendar by URL, unconditionally (the command line)."""
+    async with calendar_fetcher() as fetcher:
+        return fetched_calendar(await fetcher.fetch(url)) or b""
+
+
+def poll_delay(every: timedelta, failures: int) -> timedelta:
+    """As for feeds: the interval when healthy, doubled for each failure in a row."""
+    seconds = policy.next_poll_delay(every.total_seconds(), failures)
+    return timedelta(seconds=seconds)
+
+
+async def due_sources(
+    session: AsyncSession, now: datetime, every: timedelta, failures: dict[int, int] | None = None
+) -> list[EventSource]:
+    """The sources whose time has come; one that failed `failures[id]` times waits longer."""
+    failures = failures or {}
+    return [
+        source
+        for source in await list_sources(session)
+        if source.last_polled_at is None
+        or source.last_polled_at <= now - poll_delay(every, failures.get(source.id, 0))
+    ]
+
+
+async def follow_move(session: AsyncSession, source: EventSource, result: FetchResult) -> None:
+    """A calendar moved for good (301/308) is fetched at its new address from now on."""
+    target = result.permanent_redirect_to
+    if target and target != source.url:
+        taken = await session.scalar(select(EventSource.id).where(EventSource.url == target))
+        if taken is None:
+            source.url = target
 
 
 def record_poll(source: EventSource, now: datetime, error: str | None) -> None:

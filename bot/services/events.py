@@ -108,8 +108,11 @@ def _check(draft: EventDraft) -> None:
 # --- create, change, cancel ------------------------------------------------------------
 
 
-async def create(session: AsyncSession, draft: EventDraft, now: datetime) -> Event:
-    """Store a new event and announce it to the followers of its zones, strategies, comune."""
+async def create(
+    session: AsyncSession, draft: EventDraft, now: datetime, *, announce: bool = True
+) -> Event:
+    """Store a new event and announce it to the followers of its zones, strategies, comune
+    (unless `announce` is False: a later occurrence of a series already announced)."""
     _check(draft)
     event = Event(
         uid=draft.uid or new_uid(), status=EventStatus.SCHEDULED.value, revision=0, created_at=now
@@ -117,7 +120,8 @@ async def create(session: AsyncSession, draft: EventDraft, now: datetime) -> Eve
     _apply(event, draft)
     session.add(event)
     await session.flush()
-    await _notify(session, event, "announce", f"event:{event.id}:announce", now)
+    if announce:
+        await _notify(session, event, "announce", f"event:{event.id}:announce", now)
     return event
 
 
