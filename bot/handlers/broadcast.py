@@ -287,6 +287,9 @@ async def _progress(context: BotContext) -> None:
         text = _progress_text(notification.id, counts, total, done)
     if done:
         context.job.schedule_removal()
+    if text == data.get("shown"):
+        return  # figures unchanged since the last edit: Telegram would answer "not modified"
+    data["shown"] = text
     try:
         await context.bot.edit_message_text(
             text, chat_id=data["chat_id"], message_id=data["message_id"], parse_mode="HTML"
