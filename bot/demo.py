@@ -103,7 +103,7 @@ async def _follow_an_action_and_hear_of_its_progress(sandbox, db, sender, anna) 
     restarted = [_restarted(record) if _is("S4.3", record) else record for record in records]
     await _import_monitoring(db, restarted, notify=True)
     sender.wake()
-    await sandbox.wait_for(lambda entry: "Stato cambiato" in (entry.text or ""), new_only=True)
+    await sandbox.wait_for(lambda entry: "Lo stato è passato" in (entry.text or ""), new_only=True)
 
 
 async def _import_monitoring(db: Database, records: list[RawRecord], *, notify: bool) -> None:

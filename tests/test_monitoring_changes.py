@@ -161,7 +161,7 @@ def test_a_status_change_reads_exactly_what_changed_in_each_language():
         italian = notification_html(change.payload, "it")
     with use_locale("en"):
         english = notification_html(change.payload, "en")
-    assert "Stato cambiato da <b>in corso</b> a <b>in ritardo</b>." in italian
+    assert "Lo stato è passato da «<b>in corso</b>» a «<b>in ritardo</b>»." in italian
     assert "Avanzamento: ▰▰▰▱▱ 60%" in italian
     assert "Dati di esempio" in italian
     assert "<b>S4.1 · Tigullio Park</b>" in english
@@ -206,7 +206,7 @@ async def test_each_change_reaches_the_followers_of_its_action_strategy_and_plac
     status, slipped, target = (
         next(text for text in action_follower if icon in text) for icon in ("🟠", "⏳", "🎯")
     )
-    assert "Stato cambiato da in corso a in ritardo." in status
+    assert "Lo stato è passato da «in corso» a «in ritardo»." in status
     assert "Avanzamento: ▰▰▰▱▱ 55%" in status
     assert "La fine prevista è slittata dal 31 dic 2025 al 30 giu 2026." in slipped
     assert "Obiettivo raggiunto: «Superficie verde riqualificata» vale 31.000 m² per il 2025." in (

@@ -151,7 +151,7 @@ async def _import(
             if dry_run:
                 raise _DryRun(report)
     except SourceError as error:
-        return View(_("Nothing imported: {reason}").format(reason=escape(str(error))))
+        return View(_("Nothing imported: {reason}").format(reason=escape(error.text())))
     except InvalidDataset as invalid:
         return _problems_view(invalid)
     except _DryRun as checked:
@@ -240,7 +240,7 @@ def _problems_view(invalid: InvalidDataset) -> View:
         total,
     )
     lines = [_counted(heading, total)]
-    lines += [f"• {escape(str(error))}" for error in invalid.errors[:MAX_LISTED]]
+    lines += [f"• {escape(error.text())}" for error in invalid.errors[:MAX_LISTED]]
     hidden = total - MAX_LISTED
     if hidden > 0:
         more = ngettext("…and {count} more problem", "…and {count} more problems", hidden)

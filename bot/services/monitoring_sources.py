@@ -2,9 +2,13 @@
 
 CSV, XLSX, JSON and YAML all become `RawRecord`s (table, fields, where), so one validator
 reports a bad row by its file line, sheet row or JSON path. Nothing here touches the database.
+Places and problems are `Reason`s: read in the staff member's language, English in logs.
 
 - CSV: one table per file, named by a `record` column on each row or by the file name
-  (`actions.csv`, `indicators.csv`, `measurements.csv`, `reviews.csv`); `,` or `;` separated.
+  (`actions.csv`, `indicators.csv`, `measurements.csv`, `reviews.csv`), as spreadsheet
+  programs save it: `,`, `;` or tab separated (the one the header uses), quoted cells with
+  doubled quotes, separators and line breaks inside, UTF-8 with or without BOM (or UTF-16
+  with BOM, Excel's "Unicode text"), CRLF or LF line ends.
 - XLSX: one sheet per table, named like the tables; other sheets (notes) are ignored.
 - JSON / YAML: `{actions: [...], reviews: [...]}`; an action may nest its `indicators`, an
   indicator its `measurements`, and `funding: {source, amount_eur}`; a top-level
@@ -13,6 +17,7 @@ reports a bad row by its file line, sheet row or JSON path. Nothing here touches
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -22,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.i18n import N_, _
 
 ACTION, INDICATOR, MEASUREMENT, REVIEW = "action", "indicator", "measurement", "review"
 TABLES = (ACTION, INDICATOR, MEASUREMENT, REVIEW)
@@ -35,20 +42,57 @@ _TABLE_NAMES = {
     "revisioni": REVIEW,
 }
 RECORD_COLUMN = "record"
+_DELIMITERS = (",", ";", "\t")
 # Set on a record whose item was not a mapping of fields (a bare value in a list).
 NOT_A_MAPPING = "__not_a_mapping__"
 _LINE_KEY = "__line__"
 
 
+class Reason:
+    """Something a person reads about a file: an English catalog id (marked with N_) and
+    its values. `str()` is the English text (command line, logs, stored errors); `text()`
+    the text in the current language, with any nested reason (a place) translated too."""
+
+    __slots__ = ("message", "values")
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message, self.values = message, values
+
+    def __str__(self) -> str:
+        return self.message.format(**self.values)
+
+    def __repr__(self) -> str:
+        return f"Reason({str(self)!r})"
+
+    def text(self) -> str:
+        return _(self.message).format(**{k: localized(v) for k, v in self.values.items()})
+
+
+def localized(value: object) -> object:
+    """A reason in the current language; anything else (a plain place) as it is."""
+    return value.text() if isinstance(value, Reason) else value
+
+
 class SourceError(ValueError):
     """A file that cannot be read at all (format, encoding, structure)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.reason = Reason(message, **values)
+        super().__init__(str(self.reason))
+
+    def text(self) -> str:
+        return self.reason.text()
 
 
 @dataclass(frozen=True)
 class RawRecord:
     table: str
     fields: Mapping[str, Any]
-    where: str
+    where: Reason | str  # a file line, a sheet row, a JSON path
+
+
+def line_of(name: str, line: int) -> Reason:
+    return Reason(N_("{file} line {line}"), file=name, line=line)
 
 
 def table_named(name: str | None) -> str | None:
@@ -65,7 +109,8 @@ def read_file(path: Path) -> list[RawRecord]:
     try:
         content = path.read_bytes()
     except OSError as error:
-        raise SourceError(f"cannot read {path}: {error.strerror or error}") from error
+        reason = error.strerror or error
+        raise SourceError(N_("cannot read {path}: {reason}"), path=path, reason=reason) from error
     return read_named(content, path.name)
 
 
@@ -76,7 +121,9 @@ def read_named(content: bytes, name: str) -> list[RawRecord]:
         return read_xlsx(content, name)
     kinds = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
     if suffix not in kinds:
-        raise SourceError(f"{name}: unsupported file type; use .csv, .xlsx, .json or .yaml")
+        raise SourceError(
+            N_("{file}: unsupported file type; use .csv, .xlsx, .json or .yaml"), file=name
+        )
     return read_bytes(content, kinds[suffix], name)
 
 
@@ -88,39 +135,69 @@ def read_bytes(content: bytes, kind: str, name: str) -> list[RawRecord]:
         try:
             data = json.loads(_decoded(content, name))
         except json.JSONDecodeError as error:
-            raise SourceError(f"{name} line {error.lineno}: invalid JSON: {error.msg}") from error
+            raise SourceError(
+                N_("{where}: invalid JSON (column {column})"),
+                where=line_of(name, error.lineno),
+                column=error.colno,
+            ) from error
         return list(_nested_records(data, name, lines=False))
     if kind == "yaml":
         return list(_nested_records(_load_yaml(_decoded(content, name), name), name, lines=True))
-    raise SourceError(f"{name}: unsupported data kind {kind!r}")
+    raise SourceError(N_("{file}: unsupported data kind {kind}"), file=name, kind=kind)
 
 
 def _decoded(content: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM), or UTF-16 with its BOM (Excel's "Unicode text")."""
     try:
+        if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return content.decode("utf-16")
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SourceError(f"{name}: not UTF-8 text (save it as UTF-8)") from error
+        raise SourceError(
+            N_(
+                "{file}: not UTF-8 text (save it as UTF-8; in Excel: “CSV UTF-8 (Comma delimited)”)"
+            ),
+            file=name,
+        ) from error
 
 
 # --- tables: CSV and XLSX --------------------------------------------------------------
 
 
 def read_csv(text: str, name: str) -> list[RawRecord]:
-    try:
-        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    """Rows as Excel and LibreOffice write them; each where the line it starts on."""
+    text = text.replace("\r\n", "\n")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     header = next(reader, None)
     if not header:
-        raise SourceError(f"{name}: empty file")
+        raise SourceError(N_("{file}: empty file"), file=name)
     default_table = table_named(Path(name).stem)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        ended = reader.line_num
         for row in reader:
-            yield reader.line_num, row
+            yield ended + 1, row
+            ended = reader.line_num
 
-    return _table_records(header, rows(), default_table, lambda n: f"{name} line {n}", name)
+    return _table_records(header, rows(), default_table, lambda n: line_of(name, n), name)
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header uses most outside quotes: `,` `;` or tab (`,` if none).
+
+    Guessed from the header alone on purpose: its names hold no separators, where a row's
+    quoted titles may hold any (csv.Sniffer, given the header, also guessed that quotes
+    are never doubled, and split "Progetto ""Porto Antico"", fase 2" in three).
+    """
+    header, quoted = [], False
+    for char in text.split("\n", 1)[0]:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted:
+            header.append(char)
+    counts = {delimiter: header.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else _DELIMITERS[0]
 
 
 def read_xlsx(content: bytes, name: str) -> list[RawRecord]:
@@ -129,13 +206,17 @@ def read_xlsx(content: bytes, name: str) -> list[RawRecord]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise SourceError(f"{name}: not a readable .xlsx file ({error})") from error
+        raise SourceError(
+            N_("{file}: not a readable .xlsx file (save it again with the spreadsheet program)"),
+            file=name,
+        ) from error
     records: list[RawRecord] = []
     try:
         sheets = [sheet for sheet in workbook.worksheets if table_named(sheet.title)]
         if not sheets:
             raise SourceError(
-                f"{name}: no sheet named actions, indicators, measurements or reviews"
+                N_("{file}: no sheet named actions, indicators, measurements or reviews"),
+                file=name,
             )
         for sheet in sheets:
             records.extend(_sheet_records(sheet, name))
@@ -150,10 +231,12 @@ def _sheet_records(sheet, name: str) -> list[RawRecord]:
     if not header:
         return []
     numbered = ((number, list(row)) for number, row in enumerate(rows, start=2))
-    where = f"{name}, sheet {sheet.title}"
-    return _table_records(
-        header, numbered, table_named(sheet.title), lambda n: f"{where}, row {n}", where
-    )
+
+    def where(row: int) -> Reason:
+        return Reason(N_("{file}, sheet {sheet}, row {row}"), file=name, sheet=sheet.title, row=row)
+
+    header_where = Reason(N_("{file}, sheet {sheet}"), file=name, sheet=sheet.title)
+    return _table_records(header, numbered, table_named(sheet.title), where, header_where)
 
 
 def _table_records(
@@ -161,13 +244,16 @@ def _table_records(
     rows: Iterable[tuple[int, list[Any]]],
     default_table: str | None,
     where,
-    header_where: str,
+    header_where: Reason | str,
 ) -> list[RawRecord]:
     columns = [normalize_key(column) if column is not None else "" for column in header]
     if RECORD_COLUMN not in columns and default_table is None:
         raise SourceError(
-            f"{header_where}: add a '{RECORD_COLUMN}' column (action, indicator, measurement "
-            "or review) or name the file or sheet after the table, such as actions.csv"
+            N_(
+                "{where}: add a 'record' column (action, indicator, measurement or review) "
+                "or name the file or sheet after the table, such as actions.csv"
+            ),
+            where=header_where,
         )
     records = []
     for number, row in rows:
@@ -210,20 +296,25 @@ def _load_yaml(text: str, name: str) -> Any:
         return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark else ""
+        if mark is None:
+            raise SourceError(N_("{where}: invalid YAML"), where=name) from error
         raise SourceError(
-            f"{name}{at}: invalid YAML: {getattr(error, 'problem', error)}"
+            N_("{where}: invalid YAML (column {column})"),
+            where=line_of(name, mark.line + 1),
+            column=mark.column + 1,
         ) from error
 
 
 def _nested_records(data: Any, name: str, *, lines: bool) -> Iterator[RawRecord]:
     if not isinstance(data, dict):
-        raise SourceError(f"{name}: expected a mapping with 'actions' and/or 'reviews'")
+        raise SourceError(
+            N_("{file}: expected a mapping with 'actions' and/or 'reviews'"), file=name
+        )
     sample = data.get("sample")
 
-    def where(item: Any, path: str) -> str:
+    def where(item: Any, path: str) -> Reason | str:
         if lines and isinstance(item, dict) and _LINE_KEY in item:
-            return f"{name} line {item[_LINE_KEY]}"
+            return line_of(name, item[_LINE_KEY])
         return f"{name} {path}"
 
     for index, action in enumerate(_list(data, "actions", name)):
@@ -241,7 +332,7 @@ def _nested_records(data: Any, name: str, *, lines: bool) -> Iterator[RawRecord]
 def _list(data: dict, key: str, name: str) -> list:
     items = data.get(key) or []
     if not isinstance(items, list):
-        raise SourceError(f"{name}: '{key}' must be a list")
+        raise SourceError(N_("{file}: '{key}' must be a list"), file=name, key=key)
     return items
 
 

@@ -2,6 +2,11 @@
 
 Every problem is collected with its row's place (file line, sheet row, JSON path) and a
 reason; a dataset with any problem is refused whole, so nothing is ever half-imported.
+Reasons are `Reason`s, read in the staff member's language.
+
+Numbers typed as text may use a comma or a point for decimals and the other one between
+thousands ("1.250,50", "1,250.50", "1.250.000"); one that could be read two ways ("1.250":
+1250 or 1.25?) or whose separators make no sense ("1,25.50") is refused, never guessed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.db.models import ActionStatus
+from bot.i18n import N_
 from bot.services.monitoring_sources import (
     ACTION,
     INDICATOR,
@@ -20,6 +26,8 @@ from bot.services.monitoring_sources import (
     NOT_A_MAPPING,
     REVIEW,
     RawRecord,
+    Reason,
+    localized,
 )
 from feeds.classify import fold
 
@@ -146,11 +154,15 @@ class Dataset:
 
 @dataclass(frozen=True)
 class RowError:
-    where: str
-    reason: str
+    where: Reason | str
+    reason: Reason
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
+
+    def text(self) -> str:
+        """In the current language."""
+        return f"{localized(self.where)}: {self.reason.text()}"
 
 
 class InvalidDataset(ValueError):
@@ -185,11 +197,12 @@ class _Checker:
 
     def check(self, record: RawRecord) -> None:
         if NOT_A_MAPPING in record.fields:
-            self._error(record.where, "expected a mapping of fields, found a bare value")
+            self._error(record.where, N_("expected a mapping of fields, found a bare value"))
             return
         if record.table not in _FIELDS:
             self._error(
-                record.where, "unknown record type; use action, indicator, measurement or review"
+                record.where,
+                N_("unknown record type; use action, indicator, measurement or review"),
             )
             return
         row = _Row(self._fields(record), record.where, self.errors)
@@ -209,11 +222,16 @@ class _Checker:
             if name in allowed:
                 fields[name] = value
             elif not _belongs_to_another_table(name):
-                self._error(record.where, f"unknown column '{key}' for {record.table}")
+                self._error(
+                    record.where,
+                    N_("unknown column '{column}' for {table}"),
+                    column=key,
+                    table=record.table,
+                )
         return fields
 
-    def _error(self, where: str, reason: str) -> None:
-        self.errors.append(RowError(where, reason))
+    def _error(self, where: Reason | str, message: str, **values: object) -> None:
+        self.errors.append(RowError(where, Reason(message, **values)))
 
     def _action(self, row: _Row, record: RawRecord) -> None:
         code = row.code("code")
@@ -222,7 +240,11 @@ class _Checker:
             strategy = strategy.upper()
             if strategy not in self.reference.strategies:
                 known = ", ".join(sorted(self.reference.strategies))
-                row.fail(f"strategy: unknown strategy '{strategy}' (known: {known})")
+                row.fail(
+                    N_("strategy: unknown strategy '{strategy}' (known: {known})"),
+                    strategy=strategy,
+                    known=known,
+                )
         title_it = row.text("title_it", required=True, max_length=300)
         comuni = self._comuni(row)
         zones = self._zones(row) or tuple(
@@ -250,9 +272,11 @@ class _Checker:
             sample=row.flag("sample"),
         )
         if action and action.start_date and action.end_date and action.end_date < action.start_date:
-            row.fail("end: the end date comes before the start date")
+            row.fail(N_("end: the end date comes before the start date"))
             return
-        first = code is not None and self._first(self.actions, code, row, f"action {code}")
+        first = code is not None and self._first(
+            self.actions, code, row, N_("action {code} appears twice (first at {first})"), code=code
+        )
         if first and action is not None:
             self.dataset.actions.append(action)
 
@@ -261,7 +285,7 @@ class _Checker:
         for name in row.items("comuni"):
             istat = self.reference.comuni.get(fold(name))
             if istat is None:
-                row.fail(f"comuni: unknown comune '{name}'")
+                row.fail(N_("comuni: unknown comune '{name}'"), name=name)
             else:
                 found.append(istat)
         return tuple(dict.fromkeys(found))
@@ -272,15 +296,18 @@ class _Checker:
             zone = self.reference.zones.get(fold(name))
             if zone is None:
                 known = ", ".join(sorted(set(self.reference.zones.values())))
-                row.fail(f"zones: unknown zone '{name}' (known: {known})")
+                row.fail(
+                    N_("zones: unknown zone '{name}' (known: {known})"), name=name, known=known
+                )
             else:
                 found.append(zone)
         return tuple(dict.fromkeys(found))
 
-    def _first(self, seen: dict, key: Any, row: _Row, label: str) -> bool:
-        """True the first time; a repeat is an error pointing at the first occurrence."""
+    def _first(self, seen: dict, key: Any, row: _Row, message: str, **values: object) -> bool:
+        """True the first time; a repeat is an error pointing at the first occurrence
+        (`message` has a {first} for it)."""
         if key in seen:
-            row.fail(f"{label} appears twice (first at {seen[key]})")
+            row.fail(message, first=seen[key], **values)
             return False
         seen[key] = row.where
         return True
@@ -306,7 +333,14 @@ class _Checker:
             return
         self.pending_links.append((record, "action", (action_code,)))
         key = (action_code, code)
-        first = self._first(self.indicators, key, row, f"indicator {code} of action {action_code}")
+        first = self._first(
+            self.indicators,
+            key,
+            row,
+            N_("indicator {code} of action {action} appears twice (first at {first})"),
+            code=code,
+            action=action_code,
+        )
         if first and indicator is not None:
             self.dataset.indicators.append(indicator)
 
@@ -329,7 +363,11 @@ class _Checker:
         if period is not None:
             key = (action_code, indicator_code, period)
             if key in self.periods:
-                row.fail(f"period {period} of indicator {indicator_code} appears twice")
+                row.fail(
+                    N_("period {period} of indicator {indicator} appears twice"),
+                    period=period,
+                    indicator=indicator_code,
+                )
                 return
             self.periods.add(key)
         if measurement is not None:
@@ -347,7 +385,9 @@ class _Checker:
             document_url=row.link("document"),
             sample=row.flag("sample"),
         )
-        first = year is not None and self._first(self.years, year, row, f"review {year}")
+        first = year is not None and self._first(
+            self.years, year, row, N_("review {year} appears twice (first at {first})"), year=year
+        )
         if first and review is not None:
             self.dataset.reviews.append(review)
 
@@ -357,10 +397,13 @@ class _Checker:
         indicators = set(self.indicators) | self.reference.known_indicators
         for record, kind, key in self.pending_links:
             if kind == "action" and key[0] not in actions:
-                self._error(record.where, f"action: unknown action '{key[0]}'")
+                self._error(record.where, N_("action: unknown action '{code}'"), code=key[0])
             elif kind == "indicator" and key not in indicators:
                 self._error(
-                    record.where, f"indicator: unknown indicator '{key[1]}' of action '{key[0]}'"
+                    record.where,
+                    N_("indicator: unknown indicator '{indicator}' of action '{action}'"),
+                    indicator=key[1],
+                    action=key[0],
                 )
 
 
@@ -377,15 +420,18 @@ def _maybe(kind, row: _Row, **values):
 class _Row:
     """One record's fields, parsed one by one; each problem becomes a RowError."""
 
-    def __init__(self, fields: Mapping[str, Any], where: str, errors: list[RowError]) -> None:
+    def __init__(
+        self, fields: Mapping[str, Any], where: Reason | str, errors: list[RowError]
+    ) -> None:
         self.fields = fields
         self.where = where
         self.errors = errors
         self.failed = False
 
-    def fail(self, reason: str) -> None:
+    def fail(self, message: str, **values: object) -> None:
+        """Record a problem: `message` is an English catalog id (N_) with {placeholders}."""
         self.failed = True
-        self.errors.append(RowError(self.where, reason))
+        self.errors.append(RowError(self.where, Reason(message, **values)))
 
     def _raw(self, name: str, required: bool) -> Any:
         value = self.fields.get(name)
@@ -393,7 +439,7 @@ class _Row:
             value = value.strip()
         if value is None or value == "":
             if required:
-                self.fail(f"{name}: missing")
+                self.fail(N_("{name}: missing"), name=name)
             return None
         return value
 
@@ -403,14 +449,18 @@ class _Row:
             return None
         text = _plain(value)
         if len(text) > max_length:
-            self.fail(f"{name}: longer than {max_length} characters")
+            self.fail(N_("{name}: longer than {max} characters"), name=name, max=max_length)
             return None
         return text
 
     def code(self, name: str) -> str | None:
         value = self.text(name, required=True, max_length=64)
         if value is not None and not CODE.match(value):
-            self.fail(f"{name}: '{value}' is not a code (letters, digits, . _ -; up to 32)")
+            self.fail(
+                N_("{name}: '{value}' is not a code (letters, digits, . _ -; up to 32)"),
+                name=name,
+                value=value,
+            )
             return None
         return value
 
@@ -421,7 +471,12 @@ class _Row:
         status = _STATUSES.get(fold(value).replace(" ", "_").replace("-", "_"))
         if status is None:
             allowed = ", ".join(s.value for s in ActionStatus)
-            self.fail(f"{name}: unknown status '{value}' (use {allowed})")
+            self.fail(
+                N_("{name}: unknown status '{value}' (use {allowed})"),
+                name=name,
+                value=value,
+                allowed=allowed,
+            )
         return status
 
     def number(
@@ -430,11 +485,13 @@ class _Row:
         value = self._raw(name, required)
         if value is None:
             return None
-        number = _number(value)
-        if number is None:
-            self.fail(f"{name}: '{value}' is not a number")
-        elif low is not None and number < low:
-            self.fail(f"{name}: {value} is below {low:g}")
+        try:
+            number = _number(value)
+        except _Unreadable as unreadable:
+            self.fail(unreadable.message, name=name, value=value)
+            return None
+        if low is not None and number < low:
+            self.fail(N_("{name}: {value} is below {low}"), name=name, value=value, low=f"{low:g}")
             return None
         return number
 
@@ -444,9 +501,21 @@ class _Row:
         value = self._raw(name, required)
         if value is None:
             return default
-        number = _number(str(value).rstrip("%") if isinstance(value, str) else value)
+        try:
+            number = _number(str(value).rstrip("%") if isinstance(value, str) else value)
+        except _Unreadable as unreadable:
+            if unreadable.message != _NOT_A_NUMBER:
+                self.fail(unreadable.message, name=name, value=value)
+                return default
+            number = None
         if number is None or number != int(number) or not low <= number <= high:
-            self.fail(f"{name}: '{value}' is not a whole number from {low} to {high}")
+            self.fail(
+                N_("{name}: '{value}' is not a whole number from {low} to {high}"),
+                name=name,
+                value=value,
+                low=low,
+                high=high,
+            )
             return default
         return int(number)
 
@@ -456,7 +525,11 @@ class _Row:
             return None
         parsed = _day(value)
         if parsed is None:
-            self.fail(f"{name}: '{value}' is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+            self.fail(
+                N_("{name}: '{value}' is not a date (YYYY-MM-DD or DD/MM/YYYY)"),
+                name=name,
+                value=value,
+            )
         return parsed
 
     def period(self, name: str) -> str | None:
@@ -465,7 +538,11 @@ class _Row:
             return None
         text = _plain(value)
         if not PERIOD.match(text):
-            self.fail(f"{name}: '{value}' is not a period (2024, 2024-06, 2024-Q2 or 2024-S1)")
+            self.fail(
+                N_("{name}: '{value}' is not a period (2024, 2024-06, 2024-Q2 or 2024-S1)"),
+                name=name,
+                value=value,
+            )
             return None
         return text
 
@@ -476,7 +553,7 @@ class _Row:
         word = fold(_plain(value))
         if word in _TRUE or word in _FALSE:
             return word in _TRUE
-        self.fail(f"{name}: '{value}' is not yes or no")
+        self.fail(N_("{name}: '{value}' is not yes or no"), name=name, value=value)
         return False
 
     def items(self, name: str) -> list[str]:
@@ -495,13 +572,13 @@ class _Row:
         links = [_plain(part) for part in parts if not _empty(part)]
         for link in links:
             if not _is_web_link(link):
-                self.fail(f"{name}: '{link}' is not an http(s) link")
+                self.fail(N_("{name}: '{value}' is not an http(s) link"), name=name, value=link)
         return tuple(links)
 
     def link(self, name: str) -> str | None:
         value = self.text(name, max_length=2048)
         if value is not None and not _is_web_link(value):
-            self.fail(f"{name}: '{value}' is not an http(s) link")
+            self.fail(N_("{name}: '{value}' is not an http(s) link"), name=name, value=value)
             return None
         return value
 
@@ -520,19 +597,77 @@ def _is_web_link(value: str) -> bool:
     return bool(re.match(r"^https?://[^\s/]+", value)) and len(value) <= 2048
 
 
-def _number(value: Any) -> float | None:
+_NOT_A_NUMBER = N_("{name}: '{value}' is not a number")
+_AMBIGUOUS = N_(
+    "{name}: '{value}' is ambiguous (thousands or decimals?): write whole numbers without a "
+    "thousands separator, such as 1250, and decimals after a comma or a point, such as 1,25"
+)
+_BAD_SEPARATORS = N_(
+    "{name}: '{value}' has separators that cannot be read: write whole numbers without a "
+    "thousands separator, such as 1250, and decimals after a comma or a point, such as 1,25"
+)
+_SPACES_AND_EURO = re.compile(r"[\s€]")
+_DIGITS_AND_SEPARATORS = re.compile(r"[\d.,]*\d[\d.,]*")
+_EXPONENT = re.compile(r"\d+(\.\d+)?[eE][+-]?\d+")
+
+
+class _Unreadable(ValueError):
+    """Why a text is not a number: one of the catalog ids above."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _number(value: Any) -> float:
+    """A number as typed in a spreadsheet or a file, or _Unreadable saying why not."""
     if isinstance(value, bool):
-        return None
+        raise _Unreadable(_NOT_A_NUMBER)
     if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip().replace("€", "").replace(" ", "").replace("\u00a0", "")
-    if "," in text:  # Italian style: 1.250.000,50
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if number == number and abs(number) != float("inf") else None
+        return _finite(float(value))
+    text = _SPACES_AND_EURO.sub("", str(value))
+    sign, digits = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    if _EXPONENT.fullmatch(digits):  # 1.25E+06, as Excel writes large numbers
+        return _finite(float(sign + digits))
+    if not _DIGITS_AND_SEPARATORS.fullmatch(digits):
+        raise _Unreadable(_NOT_A_NUMBER)
+    return _finite(float(sign + _plain_digits(digits)))
+
+
+def _plain_digits(text: str) -> str:
+    """ "1.250,50", "1,250.50", "1.250.000", "1250,5" → "1250.50", "1250.50", "1250000", …"""
+    dots, commas = text.count("."), text.count(",")
+    if dots and commas:
+        decimal = "." if text.rfind(".") > text.rfind(",") else ","
+        group = "," if decimal == "." else "."
+        whole, _, fraction = text.rpartition(decimal)
+        if decimal in whole or not fraction or not _grouped(whole, group):
+            raise _Unreadable(_BAD_SEPARATORS)
+        return whole.replace(group, "") + "." + fraction
+    if not (dots or commas):
+        return text
+    separator = "." if dots else ","
+    if dots + commas > 1:  # only thousands: 1.250.000
+        if not _grouped(text, separator):
+            raise _Unreadable(_BAD_SEPARATORS)
+        return text.replace(separator, "")
+    whole, _, fraction = text.partition(separator)
+    if not fraction:
+        raise _Unreadable(_BAD_SEPARATORS)
+    if len(fraction) == 3 and len(whole) <= 3 and whole.strip("0"):  # 1.250: 1250 or 1.25?
+        raise _Unreadable(_AMBIGUOUS)
+    return (whole or "0") + "." + fraction
+
+
+def _grouped(text: str, separator: str) -> bool:
+    """Thousands groups: 1 to 3 digits, then groups of exactly 3."""
+    return re.fullmatch(r"\d{1,3}(" + re.escape(separator) + r"\d{3})+", text) is not None
+
+
+def _finite(number: float) -> float:
+    if number != number or abs(number) == float("inf"):
+        raise _Unreadable(_NOT_A_NUMBER)
+    return number
 
 
 def _day(value: Any) -> date | None:
