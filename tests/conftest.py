@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -86,6 +87,17 @@ USER_TABLES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_pytest_set_it():
+    """A test that runs `main()` in-process configures logging for a terminal: put pytest's
+    handlers back, so nothing later writes to a stream pytest has closed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory) -> Iterator[str]:
     if request.param == "sqlite":
@@ -152,7 +164,10 @@ def settings(database_url: str) -> Settings:
 async def sandbox():
     from bot.sandbox import BotApiSandbox
 
-    async with BotApiSandbox(token=TEST_TOKEN, bot_username="psm_test_bot") as stand_in:
+    # A busy machine may take a while to answer: waiting longer costs nothing when it is quick.
+    async with BotApiSandbox(
+        token=TEST_TOKEN, bot_username="psm_test_bot", reply_timeout=30
+    ) as stand_in:
         yield stand_in
         # Whatever the test did, the bot never sent anything Telegram would reject.
         stand_in.assert_no_rejections()

@@ -48,7 +48,7 @@ async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox
         await asyncio.sleep(0.01)
         assert first.returncode is None, (await first.stderr.read()).decode()
     first.send_signal(signal.SIGKILL)
-    await first.wait()
+    await first.communicate()  # reads its stderr to the end, so the pipe is closed here
     sent_before_restart = sandbox.count("sendMessage")
     assert sent_before_restart < RECIPIENTS  # the kill really was mid-broadcast
 
