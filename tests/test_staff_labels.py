@@ -59,6 +59,6 @@ async def test_record_export_and_feedback_figures_use_the_plain_text(db, comment
         rows = await record.select_entries(session, RecordFilter())
         stats = await statistics.compute(session)
     content = record.export(rows, Format.CSV).decode("utf-8-sig")
-    labels = {row["subject_label"] for row in csv.DictReader(io.StringIO(content))}
+    labels = {row["subject_label"] for row in csv.DictReader(io.StringIO(content), delimiter=";")}
     assert labels == {PLAIN}
     assert [label for label, _count in stats.feedback_by_subject] == [PLAIN]
