@@ -2,7 +2,9 @@
 
 The identity depends only on the item itself (guid, link, title, date), never on the URL of
 the feed, so a feed that moves (a redirect, a new address in the registry) does not notify
-its items again.
+its items again: a relative guid or link counts as written in the document, unresolved.
+Entries of one document sharing a guid but differing in content are told apart by
+`variant_identity`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ def entry_identity(
     return "hash:" + _sha256(f"{_squash(title)}\n{_date_text(published)}")
 
 
+def variant_identity(identity: str, *content: str) -> str:
+    """The identity of an entry that shares `identity` with a different entry of the same
+    document: the shared one followed by a digest of the entry's content; ≤ 255 chars."""
+    variant = f"{identity}#{_sha256(chr(31).join(content))[:16]}"
+    if len(variant) <= MAX_IDENTITY_LENGTH:
+        return variant
+    return "variant:" + _sha256(variant)
+
+
 def normalize_link(link: str) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking parameters."""
     link = link.strip()
@@ -47,8 +58,8 @@ def normalize_link(link: str) -> str:
         return link
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    if not host:
-        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    if not host:  # a relative link, as the document gives it
+        return urlunsplit((scheme, parts.netloc, parts.path, _without_tracking(parts.query), ""))
     netloc = _netloc(parts.username, parts.password, host, port, scheme)
     return urlunsplit((scheme, netloc, parts.path or "/", _without_tracking(parts.query), ""))
 

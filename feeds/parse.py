@@ -3,32 +3,54 @@
 `summary_html` and `content_html` are the feed's own HTML, untrusted: show them only through
 `sanitize_html(html, base_url=entry.base_url)`, which also resolves their relative links
 (`base_url` honours xml:base; leaving that to feedparser would double the parsing time).
+
+feedparser is not told where the document came from: it would resolve guids, Atom ids and
+links against that address, and identities must not change when a feed moves. Links people
+open are resolved here instead. Titles and texts are plain of control characters, and a
+text declared plain (or base64-encoded) that is plainly HTML is read as HTML.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html as html_lib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.entities import entitydefs
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from .identity import entry_identity
-from .telegram_html import html_to_text
+from .identity import entry_identity, variant_identity
+from .telegram_html import html_to_text, strip_control_characters
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+# Declared plain text, or base64 (Atom 0.3 mode="base64" is text/plain to feedparser,
+# Atom 1.0 type="application/octet-stream"): HTML when it looks like HTML.
+_MAYBE_HTML_TYPES = frozenset({"text/plain", "application/octet-stream"})
+_HTML_ELEMENTS = frozenset({
+    "a", "abbr", "acronym", "address", "article", "aside", "b", "big", "blockquote", "br",
+    "caption", "center", "cite", "code", "dd", "del", "details", "dfn", "div", "dl", "dt",
+    "em", "figcaption", "figure", "font", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+    "samp", "section", "small", "span", "strike", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
+})  # fmt: skip
+_CLOSING_TAG_OR_REFERENCE = re.compile(r"</\w+>|&#?\w+;")
+_TAG_NAME = re.compile(r"</?(\w+)")
+_NAMED_REFERENCE = re.compile(r"&(\w+);")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg")
 _WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
 class FeedEntry:
-    identity: str
+    identity: str  # feeds.identity: never depends on where the document came from
     guid: str | None
     link: str | None
     title: str  # plain text
@@ -40,6 +62,9 @@ class FeedEntry:
     categories: list[str] = field(default_factory=list)
     image_url: str | None = None
     base_url: str | None = None  # for relative links in summary_html / content_html
+    # What earlier versions stored as the identity (guid and link resolved against the
+    # feed's URL), when it differs: an item seen under one of these is not new.
+    legacy_identities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,31 +79,45 @@ class ParsedFeed:
 
 
 async def parse_feed(
-    content: bytes, *, base_url: str, content_type: str | None = None
+    content: bytes,
+    *,
+    base_url: str,
+    content_type: str | None = None,
+    legacy_base_urls: Sequence[str] = (),
 ) -> ParsedFeed:
     """Parse in a worker thread: feedparser is pure Python and a big feed takes a while."""
     return await asyncio.to_thread(
-        parse_feed_sync, content, base_url=base_url, content_type=content_type
+        parse_feed_sync,
+        content,
+        base_url=base_url,
+        content_type=content_type,
+        legacy_base_urls=legacy_base_urls,
     )
 
 
 def parse_feed_sync(
-    content: bytes, *, base_url: str, content_type: str | None = None
+    content: bytes,
+    *,
+    base_url: str,
+    content_type: str | None = None,
+    legacy_base_urls: Sequence[str] = (),
 ) -> ParsedFeed:
     """`base_url` is where the document was fetched from (relative links resolve to it);
-    `content_type` is the HTTP Content-Type header, whose charset takes part in decoding."""
+    `content_type` is the HTTP Content-Type header, whose charset takes part in decoding.
+    Legacy identities are computed against `base_url` and `legacy_base_urls` (where the
+    feed was before a redirect)."""
     document = feedparser.parse(
         content,
-        response_headers={
-            "content-location": base_url,
-            "content-type": content_type or "application/xml",
-        },
+        response_headers={"content-type": content_type or "application/xml"},
         resolve_relative_uris=False,  # sanitize_html(…, base_url=entry.base_url) does it
         sanitize_html=False,  # sanitize_html() does it, for Telegram's subset
     )
     raw_entries = document.get("entries", [])
+    legacy_bases = tuple(dict.fromkeys((base_url, *legacy_base_urls)))
     entries = [
-        entry for entry in (_entry(raw, base_url) for raw in raw_entries) if entry is not None
+        entry
+        for entry in (_entry(raw, base_url, legacy_bases) for raw in raw_entries)
+        if entry is not None
     ]
     bozo_reason = _bozo_reason(document)
     usable, unusable_reason = _usability(document, raw_entries, entries, bozo_reason)
@@ -87,7 +126,7 @@ def parse_feed_sync(
         title=_plain_title(feed),
         link=_http_url(feed.get("link"), base_url),
         language=(feed.get("language") or "").strip() or None,
-        entries=_chronological(entries),
+        entries=_told_apart(_chronological(entries)),
         bozo=bool(document.get("bozo")),
         bozo_reason=bozo_reason if usable else unusable_reason,
         usable=usable,
@@ -119,9 +158,10 @@ def _usability(
     return False, f"malformed feed without usable entries ({bozo_reason})"
 
 
-def _entry(raw: Any, base_url: str) -> FeedEntry | None:
+def _entry(raw: Any, base_url: str, legacy_bases: Sequence[str]) -> FeedEntry | None:
     title = _plain_title(raw)
-    link = _http_url(raw.get("link"), base_url)
+    written_link = (raw.get("link") or "").strip() or None  # as the document gives it
+    link = _http_url(written_link, base_url)
     summary_html = _html_of(raw.get("summary_detail"), raw.get("summary"))
     content_html = _content_html(raw)
     if not (title or link or summary_html.strip() or content_html.strip()):
@@ -130,8 +170,16 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     # dict.get: FeedParserDict.get would pass `published` off as `updated` (with a warning)
     published = _utc(dict.get(raw, "published_parsed"))
     updated = _utc(dict.get(raw, "updated_parsed"))
+    identity_link = written_link if link else None  # only links to web pages, then as now
+    identity = entry_identity(guid, identity_link, title, published or updated)
+    legacy = {
+        entry_identity(
+            _urljoin(base, guid), _http_url(written_link, base), title, published or updated
+        )
+        for base in legacy_bases
+    }
     return FeedEntry(
-        identity=entry_identity(guid, link, title, published or updated),
+        identity=identity,
         guid=guid,
         link=link,
         title=title,
@@ -139,24 +187,82 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
         content_html=content_html,
         published=published,
         updated=updated,
-        author=(raw.get("author") or "").strip() or None,
+        author=_plain_text(raw.get("author")) or None,
         categories=_categories(raw),
         image_url=_image_url(raw, base_url),
         base_url=_content_base(raw, base_url),
+        legacy_identities=tuple(sorted(legacy - {identity})),
+    )
+
+
+def _urljoin(base: str, value: str | None) -> str | None:
+    """What feedparser made of a relative guid when it knew the document's URL."""
+    if not value:
+        return value
+    try:
+        return urljoin(base, value)
+    except ValueError:
+        return value
+
+
+def _told_apart(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Entries sharing an identity: copies of the oldest keep it (they are one item), each
+    different entry gets a variant of it. The oldest keeps the identity it had while it was
+    alone in the feed; once it leaves, the next takes it over, already seen."""
+    first_of: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.identity] = counts.get(entry.identity, 0) + 1
+        first_of.setdefault(entry.identity, _content_key(entry))
+    told_apart = []
+    for entry in entries:
+        key = _content_key(entry)
+        if counts[entry.identity] > 1 and key != first_of[entry.identity]:
+            variant = variant_identity(entry.identity, key)
+            entry = dataclasses.replace(entry, identity=variant, legacy_identities=())
+        told_apart.append(entry)
+    return told_apart
+
+
+def _content_key(entry: FeedEntry) -> str:
+    dates = [date.isoformat() if date else "" for date in (entry.published, entry.updated)]
+    return chr(31).join(
+        [entry.title, entry.link or "", entry.summary_html, entry.content_html, *dates]
     )
 
 
 def _plain_title(node: Any) -> str:
     title = node.get("title") or ""
     detail = node.get("title_detail") or {}
-    if detail.get("type") in _HTML_TYPES and ("<" in title or "&" in title):
+    if _is_html(detail.get("type"), title) and ("<" in title or "&" in title):
         title = html_to_text(title)
-    return _WHITESPACE.sub(" ", title).strip()
+    return _plain_text(title)
+
+
+def _plain_text(value: str | None) -> str:
+    """One line of text: no control characters, white space collapsed."""
+    return _WHITESPACE.sub(" ", strip_control_characters(value or "")).strip()
+
+
+def _is_html(content_type: str | None, value: str) -> bool:
+    if content_type in _HTML_TYPES:
+        return True
+    return content_type in _MAYBE_HTML_TYPES and _looks_like_html(value)
+
+
+def _looks_like_html(value: str) -> bool:
+    """feedparser's guess for RSS, which it does not make for Atom nor for base64: a closing
+    tag or a character reference, and only known elements and named references."""
+    if not _CLOSING_TAG_OR_REFERENCE.search(value):
+        return False
+    if any(name.lower() not in _HTML_ELEMENTS for name in _TAG_NAME.findall(value)):
+        return False
+    return all(name in entitydefs for name in _NAMED_REFERENCE.findall(value))
 
 
 def _html_of(detail: Any, value: str | None) -> str:
     value = value or ""
-    if detail and detail.get("type") == "text/plain":
+    if detail and detail.get("type") in _MAYBE_HTML_TYPES and not _looks_like_html(value):
         return html_lib.escape(value, quote=False).replace("\n", "<br>\n")
     return value
 
@@ -192,7 +298,7 @@ def _utc(parsed: time.struct_time | None) -> datetime | None:
 
 
 def _categories(raw: Any) -> list[str]:
-    terms = [(tag.get("term") or tag.get("label") or "").strip() for tag in raw.get("tags") or []]
+    terms = [_plain_text(tag.get("term") or tag.get("label")) for tag in raw.get("tags") or []]
     return list(dict.fromkeys(term for term in terms if term))
 
 

@@ -73,6 +73,11 @@ _NH3_TAGS = (
 )
 _COLLAPSIBLE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 control characters but tab and newline: feeds carry them (&#26;), people
+# should never receive them.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_TELEGRAM_REFERENCE = re.compile(r"&(?:lt|gt|amp|quot);")  # the only ones `escape` writes
+_TELEGRAM_TAG = re.compile(r'<(/?)([a-z-]+)((?: href="[^"<>]*")?)>')
 
 
 def escape(text: str) -> str:
@@ -88,6 +93,12 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def strip_control_characters(text: str) -> str:
+    """Text without C0/C1 control characters; a carriage return becomes a line break."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNPRINTABLE.sub("", text)
+
+
 # --------------------------------------------------------------------------- sanitizing
 
 
@@ -100,6 +111,52 @@ def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     converter.feed(cleaned)
     converter.close()
     return converter.result()
+
+
+def as_telegram_html(html: str) -> str:
+    """Stored Telegram HTML (what `sanitize_html` wrote) as it is — its line breaks and
+    indentation are text, which sanitizing it again as web HTML would turn into spaces —,
+    anything else sanitized."""
+    if is_telegram_html(html):
+        return html.strip()
+    return sanitize_html(html)
+
+
+def is_telegram_html(html: str) -> bool:
+    """True for text in the Telegram HTML this module writes: its tags only, a link's one
+    attribute a safe href, properly nested, nothing inside code/pre, no tag inside itself,
+    every <, > and & escaped, no control characters."""
+    if _UNPRINTABLE.search(html):
+        return False
+    open_tags: list[str] = []
+    position = 0
+    for match in _TELEGRAM_TAG.finditer(html):
+        if not _is_escaped_text(html[position : match.start()]):
+            return False
+        position = match.end()
+        closing, name, href = match.groups()
+        if closing:
+            if href or not open_tags or open_tags.pop() != name:
+                return False
+        elif not _may_open_tag(open_tags, name, href):
+            return False
+        else:
+            open_tags.append(name)
+    return not open_tags and _is_escaped_text(html[position:])
+
+
+def _is_escaped_text(text: str) -> bool:
+    return "<" not in text and ">" not in text and "&" not in _TELEGRAM_REFERENCE.sub("", text)
+
+
+def _may_open_tag(open_tags: list[str], name: str, href: str) -> bool:
+    if name not in TELEGRAM_TAGS or name in open_tags or (name == "a") != bool(href):
+        return False
+    if href and safe_link(html_lib.unescape(href[len(' href="') : -1])) is None:
+        return False
+    if any(tag in ("code", "pre") for tag in open_tags):
+        return False
+    return not (name in ("code", "pre") and open_tags)
 
 
 def html_to_text(html: str, *, base_url: str | None = None) -> str:
@@ -208,7 +265,7 @@ class _TelegramWriter:
             self.pending_space = True
 
     def text(self, data: str) -> None:
-        collapsed = _COLLAPSIBLE_SPACE.sub(" ", data)
+        collapsed = _COLLAPSIBLE_SPACE.sub(" ", strip_control_characters(data))
         core = collapsed.strip()  # no-break spaces at the edges too, as in <p>&nbsp;</p>
         if not core:
             if collapsed:
@@ -221,6 +278,7 @@ class _TelegramWriter:
             self.space()
 
     def preformatted_text(self, data: str) -> None:
+        data = strip_control_characters(data)
         if data:
             self._emit(data, preformatted=True)
 

@@ -7,11 +7,14 @@ and the server records every request.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
@@ -39,10 +42,16 @@ class Item:
 
 
 def item(n: int, title: str | None = None, **fields) -> Item:
-    """Item n, published n hours after a fixed start (so a higher n is newer)."""
+    """Item n, published n hours after a fixed start (so a higher n is newer); a title of
+    "" makes an item without a title."""
     published = datetime(2026, 3, 1, 9, 0, tzinfo=UTC) + timedelta(hours=n)
     fields.setdefault("link", f"{SITE}/{n}")
-    return Item(guid=f"{SITE}/{n}", title=title or f"Notizia {n}", published=published, **fields)
+    return Item(
+        guid=f"{SITE}/{n}",
+        title=f"Notizia {n}" if title is None else title,
+        published=published,
+        **fields,
+    )
 
 
 def rss(items: Sequence[Item], *, title: str = "Notizie dal Piano Strategico") -> bytes:
@@ -55,7 +64,9 @@ def rss(items: Sequence[Item], *, title: str = "Notizie dal Piano Strategico") -
 
 
 def _rss_item(entry: Item) -> str:
-    parts = [f"<title>{escape(entry.title)}</title>", f"<guid>{escape(entry.guid)}</guid>"]
+    parts = [f"<guid>{escape(entry.guid)}</guid>"]
+    if entry.title:
+        parts.append(f"<title>{escape(entry.title)}</title>")
     if entry.link:
         parts.append(f"<link>{escape(entry.link)}</link>")
     if entry.published:
@@ -132,19 +143,47 @@ class FeedServer:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls) -> AsyncIterator[FeedServer]:
+    async def running(
+        cls, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ) -> AsyncIterator[FeedServer]:
+        """On `host` (any 127.x.y.z is this machine: another host for a move), over https
+        with the server context `tls`."""
         server = cls()
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", server.handle)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, host, 0, ssl_context=tls)
         await site.start()
-        server.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        port = site._server.sockets[0].getsockname()[1]
+        server.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
         try:
             yield server
         finally:
             await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A self-signed certificate for 127.0.0.1: the server's context and a client's that
+    trusts it (and nothing else)."""
+
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+
+
+def self_signed_tls(directory: Path) -> Tls:
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return Tls(server, ssl.create_default_context(cafile=str(cert)))
 
 
 def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,9 @@ repeating job of the running bot, with its alert to the administrators."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +21,7 @@ from bot.services.feed_poller import FeedPoller, FeedPollResult, PollStatus
 from bot.services.feed_registry import FeedSpec
 from bot.services.subscriptions import Target
 from tests.conftest import compose_against, eventually
-from tests.feed_server import FeedServer, item, without_proxies
+from tests.feed_server import SITE, FeedServer, item, rss, without_proxies
 
 FAST = SenderConfig(messages_per_second=None, per_chat_interval_s=None, idle_sleep_s=0.05)
 # A sender that sleeps this long when idle delivers quickly only when woken.
@@ -136,7 +138,7 @@ async def test_admins_are_told_in_their_language_when_a_feed_is_paused(
         assert await eventually(alerted, timeout=10)
     [italian] = sandbox.user(ADMIN_IT).bot_messages
     assert italian.text.startswith(
-        "⚠️ Feed sospeso dopo 10 letture fallite di fila: Comune <di> prova"
+        "⚠️ Fonte sospesa dopo 10 letture non riuscite di seguito: Comune <di> prova"
     )
     assert url in italian.text and "HTTP 500" in italian.text
     assert f"python -m bot feeds resume {feed_id}" in italian.text
@@ -165,3 +167,106 @@ async def test_an_admin_who_blocked_the_bot_does_not_stop_the_others(db, setting
     assert sandbox.user(ADMIN_IT).bot_messages == []
     [message] = sandbox.user(ADMIN_EN).bot_messages
     assert "https://example.org/feed" in message.text and "HTTP 410 Gone" in message.text
+
+
+async def news_reaching(db, settings, sandbox, feed_server, user_id, body: bytes, **serve):
+    """Serve a first document, poll it (recorded silently), serve `body`, poll again and
+    deliver: the messages the follower `user_id` of the strategy S3 received."""
+    await follower(db, sandbox, user_id, "strategy", "S3")
+    url = feed_server.serve("/news.xml", [item(1)], **serve)
+    feed_id = await add_due_feed(db, url, strategies=("S3",))
+    poller = FeedPoller(db)
+    await poller.poll_feed(feed_id)
+    feed_server.serve("/news.xml", body=body, **serve)
+    await poller.poll_feed(feed_id)
+    sender = make_sender(settings, db, sandbox)
+    async with sender.bot:
+        await sender.run_until_idle()
+    sandbox.assert_no_rejections()
+    messages = sandbox.user(user_id).bot_messages
+    for message in messages:
+        print(message.html)  # as the follower reads it: pytest -s shows it
+    return messages
+
+
+async def test_a_news_item_keeps_its_paragraphs_in_the_follower_s_chat(
+    db, settings, sandbox, feed_server
+):
+    article = item(
+        2,
+        "Consiglio metropolitano",
+        description="<p>article title</p><p>article byline</p><p>text<br>second line</p>"
+        "<ul><li>uno</li><li>due<ul><li>due bis</li></ul></li></ul>",
+    )
+    [message] = await news_reaching(
+        db, settings, sandbox, feed_server, 311, rss([article, item(1)])
+    )
+    assert message.text.startswith(
+        "📰 Consiglio metropolitano\n\narticle title\n\narticle byline\n\ntext\nsecond line\n\n"
+        "• uno\n• due\n  • due bis\n\n"
+    )
+
+
+async def test_an_item_without_a_title_is_headed_by_the_start_of_its_text(
+    db, settings, sandbox, feed_server
+):
+    untitled = item(
+        2,
+        "",
+        description="<p>Da lunedì 3 marzo via Roma a Rapallo è chiusa al traffico per il "
+        "rifacimento della rete idrica; le linee 17 e 18 sono deviate.</p><p>Seconda parte.</p>",
+    )
+    [message] = await news_reaching(
+        db, settings, sandbox, feed_server, 312, rss([untitled, item(1)], title="Comune di Rapallo")
+    )
+    assert "<b></b>" not in message.html
+    header = message.text.split("\n\n")[0]
+    assert header.startswith("📰 Da lunedì 3 marzo via Roma a Rapallo")
+    assert header.endswith("…")
+    assert "Seconda parte." in message.text
+
+
+async def test_an_item_with_neither_title_nor_text_is_headed_by_the_feed_s_title(
+    db, settings, sandbox, feed_server
+):
+    bare = item(2, "", description="")
+    document = rss([bare, item(1)], title="Comune di Rapallo")
+    [message] = await news_reaching(
+        db, settings, sandbox, feed_server, 313, document, title="Comune di Rapallo"
+    )
+    assert message.text.startswith("📰 Comune di Rapallo\n\n")
+    assert "<b></b>" not in message.html
+
+
+async def test_control_characters_of_a_feed_never_reach_telegram(
+    db, settings, sandbox, feed_server
+):
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T&#26;</title>'
+        f"<item><title>Bando&#26; aperto&#127;&#133;</title><guid>{SITE}/2</guid>"
+        "<description>&lt;p&gt;Testo&#26; del &#8;bando&lt;/p&gt;"
+        "&lt;pre&gt;riga 1&#13;&#10;riga&#11;2&lt;/pre&gt;</description></item>"
+        "</channel></rss>"
+    ).encode()
+    [message] = await news_reaching(db, settings, sandbox, feed_server, 314, body)
+    control = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    assert not control.search(message.html), repr(message.html)
+    assert message.text.startswith("📰 Bando aperto\n\nTesto del bando\n\nriga 1\nriga2")
+
+
+async def test_a_base64_title_and_content_are_shown_as_text(db, settings, sandbox, feed_server):
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed version="0.3" xmlns="http://purl.org/atom/ns#">'
+        "<title>Notizie</title><entry><id>tag:psm.genova.it,2026:2</id>"
+        f'<title mode="base64">{b64("<p>Il &lt;PUMS&gt; è <b>approvato</b></p>")}</title>'
+        f'<content mode="base64">{b64("<p>Primo paragrafo.</p><p>Secondo.</p>")}</content>'
+        "<issued>2026-03-01T12:00:00Z</issued><modified>2026-03-01T12:00:00Z</modified></entry>"
+        "</feed>"
+    ).encode()
+    [message] = await news_reaching(
+        db, settings, sandbox, feed_server, 315, body, content_type="application/atom+xml"
+    )
+    assert message.text.startswith("📰 Il <PUMS> è approvato\n\nPrimo paragrafo.\n\nSecondo.")

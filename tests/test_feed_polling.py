@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -19,7 +21,7 @@ from bot.services.feed_poller import (
 )
 from bot.services.feed_registry import FeedSpec
 from feeds.fetch import FeedFetcher
-from tests.feed_server import Clock, FeedServer, item, without_proxies
+from tests.feed_server import Clock, FeedServer, item, self_signed_tls, without_proxies
 
 
 @pytest.fixture
@@ -369,3 +371,133 @@ async def test_two_workers_polling_the_same_feed_at_once_notify_each_item_once(
     )
     assert len(await notifications(db)) == 2
     assert await seen_count(db, feed_id) == 3
+
+
+def relative_atom(numbers, *, title: str = "Notizia {n}") -> bytes:
+    """An Atom feed whose ids and links are relative (feedparser resolves them against the
+    address the document came from)."""
+    entries = "".join(
+        f"<entry><id>/notizie/{n}</id><title>{title.format(n=n)}</title>"
+        f'<link href="/notizie/{n}"/><updated>2026-03-01T{n:02d}:00:00Z</updated>'
+        "<summary>Il percorso del piano continua.</summary></entry>"
+        for n in numbers
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Notizie</title>{entries}</feed>"
+    ).encode()
+
+
+def relative_rss(numbers) -> bytes:
+    """An RSS feed with a relative permalink guid on even items, only a relative link on odd."""
+    items = "".join(
+        f"<item><title>Notizia {n}</title>"
+        + (f"<guid>/notizie/{n}</guid>" if n % 2 == 0 else f"<link>/notizie/{n}</link>")
+        + f"<pubDate>Sun, 01 Mar 2026 {n:02d}:00:00 GMT</pubDate></item>"
+        for n in numbers
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Notizie</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+async def moved_feed_notifies_only_what_is_new(db, clock, poller, old, new, document) -> None:
+    """A feed at `old` is read, then moves permanently to `new` (another FeedServer): its
+    items are not notified again, and a new item is notified once, with its link on `new`."""
+    old_url = old.serve("/rss.xml", body=document([1, 2]))
+    feed_id = await add(db, clock, old_url)
+    await poller.poll_feed(feed_id)
+    new_url = new.serve("/feeds/notizie.xml", body=document([1, 2]))
+    old.redirect("/rss.xml", new_url, status=301)
+    moved = await poller.poll_feed(feed_id)
+    assert (moved.status, moved.moved_to, moved.notification_ids) == (PollStatus.OK, new_url, [])
+
+    new.serve("/feeds/notizie.xml", body=document([1, 2, 3]))
+    result = await poller.poll_feed(feed_id)
+    [notification] = await notifications(db)
+    assert result.notification_ids == [notification.id]
+    assert notification.payload["title"] == "Notizia 3"
+    assert notification.payload["link"] == new.url("/notizie/3")
+
+
+@pytest.mark.parametrize("document", [relative_atom, relative_rss])
+async def test_a_feed_moved_to_another_host_notifies_nothing_again(
+    db, clock, feed_server, make_poller, document
+):
+    async with FeedServer.running(host="127.0.0.2") as elsewhere:
+        await moved_feed_notifies_only_what_is_new(
+            db, clock, make_poller(), feed_server, elsewhere, document
+        )
+
+
+@pytest.fixture
+async def tls_poller(db, clock, tmp_path):
+    """A poller whose fetcher trusts the test certificate (and only it)."""
+    tls = self_signed_tls(tmp_path)
+    async with httpx.AsyncClient(verify=tls.client, timeout=5.0) as client:
+        yield tls, FeedPoller(db, fetcher=FeedFetcher(client), clock=clock)
+
+
+@pytest.mark.parametrize("document", [relative_atom, relative_rss])
+async def test_a_feed_moved_from_http_to_https_notifies_nothing_again(
+    db, clock, feed_server, tls_poller, document
+):
+    tls, poller = tls_poller
+    async with FeedServer.running(tls=tls.server) as secure:
+        assert secure.base_url.startswith("https://127.0.0.1:")
+        await moved_feed_notifies_only_what_is_new(db, clock, poller, feed_server, secure, document)
+
+
+async def test_items_recorded_by_earlier_versions_are_not_notified_again(
+    db, clock, feed_server, make_poller
+):
+    """Earlier versions stored identities resolved against the feed's URL: they still count
+    as seen, even when the feed moves at the first poll after the upgrade, and afterwards."""
+    old_url = feed_server.serve("/rss.xml", body=relative_atom([1, 2]))
+    feed_id = await add(db, clock, old_url)
+    async with db.transaction() as session:
+        feed = await session.get(Feed, feed_id)
+        feed.first_polled_at = clock()
+        for n in (1, 2):
+            identity = "guid:" + feed_server.url(f"/notizie/{n}")  # as stored then
+            session.add(SeenFeedItem(feed_id=feed_id, identity=identity, first_seen_at=clock()))
+    poller = make_poller()
+    async with FeedServer.running(host="127.0.0.2") as elsewhere:
+        new_url = elsewhere.serve("/feeds/notizie.xml", body=relative_atom([1, 2]))
+        feed_server.redirect("/rss.xml", new_url, status=301)
+        moved = await poller.poll_feed(feed_id)
+        assert (moved.moved_to, moved.notification_ids) == (new_url, [])
+        async with FeedServer.running(host="127.0.0.3") as third:
+            elsewhere.redirect("/feeds/notizie.xml", third.url("/n.xml"), status=301)
+            third.serve("/n.xml", body=relative_atom([1, 2, 3]))
+            result = await poller.poll_feed(feed_id)
+    [notification] = await notifications(db)
+    assert result.notification_ids == [notification.id]
+    assert notification.payload["title"] == "Notizia 3"
+
+
+async def test_entries_sharing_a_guid_are_each_notified_once(db, clock, feed_server, make_poller):
+    """A civic service sends what a feed publishes as separate entries, even when its CMS
+    gives them one guid; the same entry twice is one item, and an entry edited in place
+    (alone under its guid) is not sent again."""
+    original = item(1, "Bando aperto")
+    url = feed_server.serve("/news.xml", [original])
+    feed_id = await add(db, clock, url)
+    poller = make_poller()
+    await poller.poll_feed(feed_id)
+
+    update = dataclasses.replace(item(3, "Bando aperto: scadenza prorogata"), guid=original.guid)
+    other = dataclasses.replace(item(2, "Incontro a Chiavari"), guid=original.guid)
+    feed_server.serve("/news.xml", [update, other, original, original])
+    result = await poller.poll_feed(feed_id)
+    sent = await notifications(db)
+    assert [n.payload["title"] for n in sent] == ["Incontro a Chiavari", update.title]
+    assert result.notification_ids == [n.id for n in sent]
+
+    assert (await poller.poll_feed(feed_id)).notification_ids == []
+    feed_server.serve("/news.xml", [update, other])  # the original left the feed
+    assert (await poller.poll_feed(feed_id)).notification_ids == []
+    edited = dataclasses.replace(update, description="<p>Testo corretto.</p>")
+    feed_server.serve("/news.xml", [dataclasses.replace(item(4), guid="altro"), edited])
+    assert len((await poller.poll_feed(feed_id)).notification_ids) == 1  # item 4 only

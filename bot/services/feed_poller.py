@@ -32,7 +32,7 @@ from bot.services.outbox import NewNotification
 from feeds import policy
 from feeds.fetch import FeedFetcher, FetchResult, FetchStatus
 from feeds.parse import FeedEntry, ParsedFeed, parse_feed
-from feeds.telegram_html import html_to_text, sanitize_html, truncate_html
+from feeds.telegram_html import sanitize_html, truncate_html, visible_text
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ MAX_SOURCE_KEY_LENGTH = 255
 MAX_ERROR_LENGTH = 500
 # The renderer cuts the body again to fit a message; this only bounds what is stored.
 PAYLOAD_HTML_LIMIT = 3500
+# An item without a title is headed by the start of its text, this long at most.
+HEADLINE_LIMIT = 80
 # Each feed waits up to this fraction of its interval more than the interval, always the
 # same for one feed, so feeds polled together drift apart instead of polling in lockstep.
 SPREAD_FRACTION = 0.1
@@ -208,6 +210,7 @@ class FeedPoller:
                 fetched.content,
                 base_url=fetched.final_url or snapshot.url,
                 content_type=fetched.content_type,
+                legacy_base_urls=(snapshot.url,),
             )
             if not parsed.usable:
                 return await self._record_failure(
@@ -279,8 +282,7 @@ class FeedPoller:
         unique: dict[str, FeedEntry] = {}
         for entry in entries:
             unique.setdefault(entry.identity, entry)
-        seen = await _seen_identities(session, feed.id, unique)
-        new = [entry for identity, entry in unique.items() if identity not in seen]
+        new = await _unseen(session, feed.id, list(unique.values()), now)
         to_notify = new
         if feed.first_polled_at is None:
             to_notify = policy.first_poll_selection(new, backlog=feed.first_poll_backlog)
@@ -326,7 +328,7 @@ def news_notification(
     body = sanitize_html(source_html, base_url=entry.base_url)
     if body:
         body = truncate_html(body, html_limit)
-    text = "\n".join([html_to_text(body), *entry.categories])
+    text = "\n".join([visible_text(body), *entry.categories])
     tags = classifier.tags(
         entry.title,
         text,
@@ -342,13 +344,29 @@ def news_notification(
     )
 
 
+def headline(body: str, limit: int = HEADLINE_LIMIT) -> str:
+    """The start of a text (Telegram HTML) as a title: its first line, cut at a word."""
+    lines = (line.strip() for line in visible_text(body).splitlines())
+    first_line = next((line for line in lines if line), "")
+    if len(first_line) <= limit:
+        return first_line
+    cut = first_line.rfind(" ", limit // 2, limit)
+    return first_line[: cut if cut > 0 else limit - 1].rstrip(" ,;:.-–—") + "…"
+
+
 def _payload(feed: Feed, entry: FeedEntry, body: str) -> dict:
+    """Never without a title: an untitled item is named by the start of its text (all of
+    it when it is that short: then it is not repeated below), else by its feed."""
+    source = feed.title or urlsplit(feed.url).hostname
+    title = entry.title or headline(body)
+    if not entry.title and title == visible_text(body).strip():
+        body = ""
     published = entry.published or entry.updated
     payload = {
-        "title": entry.title,
+        "title": title or source,
         "html": body,
         "link": entry.link,
-        "source": feed.title or urlsplit(feed.url).hostname,
+        "source": source,
         "published": published.isoformat() if published else None,
         "image_url": entry.image_url,
     }
@@ -384,19 +402,47 @@ async def _locked_feed(session: AsyncSession, feed_id: int, now: datetime) -> Fe
     return feed
 
 
-async def _seen_identities(
+async def _unseen(
+    session: AsyncSession, feed_id: int, entries: Sequence[FeedEntry], now: datetime
+) -> list[FeedEntry]:
+    """The entries not seen yet. One seen under a legacy identity (stored by an earlier
+    version, resolved against the feed's URL then) is seen: it is remembered under its
+    identity too, so it stays seen after the feed moves."""
+    identities = {entry.identity for entry in entries}
+    legacy = {alias for entry in entries for alias in entry.legacy_identities} - identities
+    seen = await _seen_items(session, feed_id, [*identities, *legacy])
+    unseen = []
+    for entry in entries:
+        if entry.identity in seen:
+            continue
+        former = next((seen[alias] for alias in entry.legacy_identities if alias in seen), None)
+        if former is None:
+            unseen.append(entry)
+            continue
+        session.add(
+            SeenFeedItem(
+                feed_id=feed_id,
+                identity=entry.identity,
+                first_seen_at=former.first_seen_at or now,
+                notification_id=former.notification_id,
+            )
+        )
+    return unseen
+
+
+async def _seen_items(
     session: AsyncSession, feed_id: int, identities: Iterable[str]
-) -> set[str]:
+) -> dict[str, SeenFeedItem]:
     identities = list(identities)
-    seen: set[str] = set()
+    seen: dict[str, SeenFeedItem] = {}
     for start in range(0, len(identities), _SEEN_LOOKUP_CHUNK):
         chunk = identities[start : start + _SEEN_LOOKUP_CHUNK]
         rows = await session.scalars(
-            select(SeenFeedItem.identity).where(
+            select(SeenFeedItem).where(
                 SeenFeedItem.feed_id == feed_id, SeenFeedItem.identity.in_(chunk)
             )
         )
-        seen.update(rows)
+        seen.update((row.identity, row) for row in rows)
     return seen
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from feeds_testdata import read_data
 
@@ -87,3 +88,90 @@ def test_absolute_identities_do_not_depend_on_the_feed_url():
     old = parse_feed_sync(content, base_url="http://old.example.org/rss.xml")
     new = parse_feed_sync(content, base_url="https://new.example.org/feeds/news.xml")
     assert [e.identity for e in old.entries] == [e.identity for e in new.entries]
+
+
+# A feed whose guids, Atom ids and links are relative: feedparser resolves them against
+# the address the document was fetched from, which must not leak into identities.
+RELATIVE_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Notizie</title><link>/</link>
+<item><title>Permalink relativo</title><guid>/notizie/12345</guid></item>
+<item><title>Guid numerico</title><guid>12346</guid><link>/notizie/12346</link></item>
+<item><title>Solo link</title><link>/notizie/12347?utm_source=rss</link></item>
+<item><title>Guid non permalink</title><guid isPermaLink="false">psm-12348</guid></item>
+</channel></rss>"""
+RELATIVE_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/"><title>Notizie</title>
+<entry><id>42</id><title>Id relativo</title><link href="post/42"/>
+<updated>2026-03-01T10:00:00Z</updated></entry>
+<entry><title>Senza id</title><link href="post/43"/><updated>2026-03-01T11:00:00Z</updated></entry>
+</feed>"""
+MOVES = [
+    ("http://www.comune.rapallo.ge.it/rss.xml", "https://www.comune.rapallo.ge.it/rss.xml"),
+    ("http://www.comune.rapallo.ge.it/rss.xml", "https://feeds.example.org/rapallo/news"),
+]
+
+
+def test_relative_identities_do_not_depend_on_the_feed_url():
+    for document in (RELATIVE_RSS, RELATIVE_ATOM):
+        for old_url, new_url in MOVES:
+            old = parse_feed_sync(document, base_url=old_url)
+            new = parse_feed_sync(document, base_url=new_url)
+            assert [e.identity for e in old.entries] == [e.identity for e in new.entries]
+            assert all("rapallo" not in e.identity for e in new.entries)
+            # what a person opens still resolves against where the feed now is
+            for entry in new.entries:
+                if entry.link:
+                    assert urlsplit(entry.link)[:2] == urlsplit(new_url)[:2], entry.link
+
+
+def test_identities_stored_before_are_kept_as_legacy_identities():
+    """Identities the bot stored when they were resolved against the feed's URL still
+    count as seen: each entry says which identity it had then."""
+    base = "http://www.comune.rapallo.ge.it/rss.xml"
+    entries = parse_feed_sync(RELATIVE_RSS, base_url=base).entries
+    legacy = {e.title: e.legacy_identities for e in entries}
+    assert legacy["Permalink relativo"] == ("guid:http://www.comune.rapallo.ge.it/notizie/12345",)
+    assert legacy["Solo link"] == ("link:http://www.comune.rapallo.ge.it/notizie/12347",)
+    assert legacy["Guid numerico"] == ("guid:http://www.comune.rapallo.ge.it/12346",)
+    unresolved = next(e for e in entries if e.title == "Guid non permalink")
+    assert unresolved.identity == "guid:psm-12348"  # never resolved, then as now
+    atom = parse_feed_sync(RELATIVE_ATOM, base_url=base).entries
+    assert [e.legacy_identities for e in atom] == [
+        ("guid:http://www.comune.rapallo.ge.it/blog/42",),
+        ("link:http://www.comune.rapallo.ge.it/blog/post/43",),
+    ]
+    also = parse_feed_sync(
+        RELATIVE_ATOM, base_url=base, legacy_base_urls=("https://old.example.org/x/feed",)
+    ).entries
+    assert "guid:https://old.example.org/blog/42" in also[0].legacy_identities
+
+
+def _atom(*entries: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Notizie</title>" + "".join(entries) + "</feed>"
+    ).encode()
+
+
+def _entry(title: str, updated: str, guid: str = "tag:psm.genova.it,2026:7") -> str:
+    return (
+        f"<entry><id>{guid}</id><title>{title}</title><updated>{updated}</updated>"
+        f"<summary>{title}: testo</summary></entry>"
+    )
+
+
+def test_entries_sharing_a_guid_are_told_apart_and_true_duplicates_are_not():
+    original = _entry("Bando aperto", "2026-03-01T10:00:00Z")
+    update = _entry("Bando aperto: scadenza prorogata", "2026-03-05T10:00:00Z")
+    other = _entry("Altro avviso", "2026-03-02T10:00:00Z", guid="tag:psm.genova.it,2026:8")
+    entries = parse_feed_sync(_atom(update, other, original, original), base_url=MOVES[0][0])
+    identities = [e.identity for e in entries.entries]
+    # the oldest keeps the guid's identity (what was stored when it was alone), the update
+    # gets one of its own; the repeated copy of the original is the same item
+    assert identities[0] == identities[1] == "guid:tag:psm.genova.it,2026:7"
+    assert identities[2] == "guid:tag:psm.genova.it,2026:8"
+    assert identities[3].startswith("guid:tag:psm.genova.it,2026:7#")
+    again = parse_feed_sync(_atom(original, update, other), base_url=MOVES[1][1])
+    assert {e.identity for e in again.entries} == set(identities)
+    alone = parse_feed_sync(_atom(original), base_url=MOVES[0][0])
+    assert alone.entries[0].identity == identities[0]

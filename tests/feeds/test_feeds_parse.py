@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -73,8 +74,11 @@ def test_rss2_without_guid_uses_links_then_a_hash():
     assert identities[0].startswith("hash:")
     assert identities[1:] == [
         "link:https://www.comune.sestri-levante.ge.it/avvisi/differenziata",
-        "link:https://www.cittametropolitana.genova.it/avvisi/chiusura-anagrafe?id=77",
+        "link:/avvisi/chiusura-anagrafe?id=77",  # relative: as written, tracking removed
     ]
+    assert feed.entries[2].legacy_identities == (
+        "link:https://www.cittametropolitana.genova.it/avvisi/chiusura-anagrafe?id=77",
+    )
     assert feed.entries[0].link is None
     # Without dates everywhere, document order reversed: the first item is the newest.
     assert feed.entries[-1].title == "Chiusura temporanea dell'ufficio anagrafe"
@@ -242,3 +246,55 @@ async def test_huge_feed_parses_off_the_event_loop():
     assert feed.entries[-1].title.startswith("Notizia 2999:")
     assert len({entry.identity for entry in feed.entries}) == 3000
     assert ticks >= elapsed / 0.01 * 0.3  # the loop kept running while parsing
+
+
+def _atom_entry(feed_attributes: str, entry: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><feed {feed_attributes}>'
+        f"<entry><id>tag:x,2026:1</id>{entry}</entry></feed>"
+    ).encode()
+
+
+ATOM_03 = 'version="0.3" xmlns="http://purl.org/atom/ns#"'
+ATOM_10 = 'xmlns="http://www.w3.org/2005/Atom"'
+
+
+EXAMPLE_ATOM = "RXhhbXBsZSA8Yj5BdG9tPC9iPg=="  # "Example <b>Atom</b>"
+BLINK = "PHA+SGlzdG9yeSBvZiB0aGUgJmx0O2JsaW5rJmd0OyB0YWc8L3A+"  # "<p>History of the &lt;blink…"
+
+
+@pytest.mark.parametrize(
+    ("document", "title"),
+    [
+        # feedparser's own test documents: base64 titles, declared text/plain or octet-stream
+        (_atom_entry(ATOM_03, f'<title mode="base64">{EXAMPLE_ATOM}</title>'), "Example Atom"),
+        (
+            _atom_entry(ATOM_10, f'<title type="application/octet-stream">{BLINK}</title>'),
+            "History of the <blink> tag",
+        ),
+        # plain text that merely mentions a tag stays as it is
+        (
+            _atom_entry(ATOM_10, "<title>Usare &lt;b&gt; per il grassetto</title>"),
+            "Usare <b> per il grassetto",
+        ),
+    ],
+)
+def test_base64_and_plain_titles_are_read_as_a_person_sees_them(document, title):
+    [entry] = parse_feed_sync(document, base_url=BASE).entries
+    assert entry.title == title
+
+
+def test_base64_content_is_read_as_html():
+    content = base64.b64encode(b"<p>Primo.</p><p>Secondo &amp; ultimo.</p>").decode()
+    document = _atom_entry(ATOM_03, f'<title>T</title><content mode="base64">{content}</content>')
+    [entry] = parse_feed_sync(document, base_url=BASE).entries
+    assert entry.content_html == "<p>Primo.</p><p>Secondo &amp; ultimo.</p>"
+
+
+def test_control_characters_leave_titles_and_authors():
+    document = _atom_entry(
+        ATOM_10,
+        "<title>Bando&#26; aperto&#133;</title><author><name>Ufficio&#27;stampa</name></author>",
+    )
+    [entry] = parse_feed_sync(document, base_url=BASE).entries
+    assert (entry.title, entry.author) == ("Bando aperto", "Ufficiostampa")

@@ -12,8 +12,10 @@ from feeds_testdata import read_data
 from feeds.telegram_html import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
+    as_telegram_html,
     escape,
     html_to_text,
+    is_telegram_html,
     sanitize_html,
     split_html,
     telegram_length,
@@ -34,6 +36,36 @@ def dirty() -> str:
 
 def test_dirty_content_gives_valid_telegram_html(dirty):
     assert_valid_telegram_html(dirty)
+
+
+def test_telegram_html_is_kept_as_it_is_and_anything_else_sanitized(dirty):
+    """What sanitize_html wrote is sent as it is: its line breaks and indentation are
+    text, which sanitizing it again as web HTML would turn into spaces."""
+    for html in (
+        dirty,
+        "uno\n\ndue\n• tre\n  • quattro",
+        '<a href="https://x.it/?a=1&amp;b=2">x</a>',
+    ):
+        assert is_telegram_html(html) and as_telegram_html(html) == html
+    sanitized = {
+        "<p>Il bando è <b>aperto</b>.</p>\n<p>Scade.</p>": "Il bando è <b>aperto</b>.\n\nScade.",
+        "a < b & c": "a &lt; b &amp; c",
+        "<b>non chiuso": "<b>non chiuso</b>",
+        "<b><b>doppio</b></b>": "<b>doppio</b>",
+        '<a href="javascript:alert(1)">clicca</a>': "clicca",
+        "<code><b>x</b></code>": "<code>x</code>",
+        "caff&egrave;": "caffè",
+        "a\x1ab": "ab",
+        "a&#26;b": "ab",
+    }
+    for html, expected in sanitized.items():
+        assert not is_telegram_html(html), html
+        assert as_telegram_html(html) == expected, html
+
+
+def test_control_characters_are_removed():
+    html = "<p>Bando&#26; aperto\x85</p><pre>riga 1\r\nriga\x0b2\tfine</pre>"
+    assert sanitize_html(html) == "Bando aperto\n\n<pre>riga 1\nriga2\tfine</pre>"
 
 
 @pytest.mark.parametrize(
@@ -337,12 +369,14 @@ def test_random_documents_stay_valid(seed):
     rng = random.Random(seed)
     html = sanitize_html(_random_html(rng), base_url=BASE)
     assert_valid_telegram_html(html)
+    assert as_telegram_html(html) == html
     assert "javascript" not in html and "alert" not in html
     limit = rng.randint(3, 200)
     chunks = split_html(html, limit)
     for chunk in chunks:
         assert 0 < telegram_length(chunk) <= limit
         assert_valid_telegram_html(chunk)
+        assert is_telegram_html(chunk)
     joined = "".join(visible_text(chunk) for chunk in chunks)
     assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", visible_text(html))
     truncated = truncate_html(html, limit, read_more_url=BASE, read_more_label="Leggi")
