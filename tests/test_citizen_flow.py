@@ -321,7 +321,8 @@ async def test_preferences_choose_a_daily_digest_and_quiet_hours(sandbox, db):
     await anna.press("⚙️ Come ricevo gli aggiornamenti")
     assert "Ricevi: ogni aggiornamento appena pubblicato." in anna.last_bot_message.text
     assert (
-        "Ore di silenzio" in anna.last_bot_message.text and "nessuna" in anna.last_bot_message.text
+        "Fascia di silenzio (nessuna notifica; gli aggiornamenti arrivano al termine): nessuna."
+        in anna.last_bot_message.text
     )
     await anna.press("Riepilogo giornaliero")
     assert "un riepilogo giornaliero alle 08:00" in anna.last_bot_message.text

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from bot.db.models import Strategy
 from bot.i18n import use_locale
 from bot.services import plan
 from tests.test_citizen_flow import labels
+from tests.test_i18n import catalog, source_messages
 from tests.test_monitoring_import import SAMPLE, import_files
 
 ADMIN = 4242
@@ -230,3 +232,44 @@ async def test_an_uncertain_strategy_is_named_honestly_on_every_screen(
     await citizen.send(feedback)
     await citizen.press(a_strategy)
     assert label in labels(citizen.last_bot_message)
+
+
+# ------------------------------------------------------------- the Italian catalog
+
+
+def _italian_messages() -> list[str]:
+    """The Italian of every message the code asks for."""
+    used = source_messages()
+    strings = []
+    for message in catalog("it"):
+        key = message.id if isinstance(message.id, str) else tuple(message.id)
+        if key in used:
+            strings += [message.string] if isinstance(message.string, str) else message.string
+    return strings
+
+
+def test_italian_messages_name_the_citizens_commands_by_their_italian_names():
+    from bot.screens import COMMANDS
+
+    english_only = {f"/{c.english}" for c in COMMANDS if c.english != c.italian}
+    offenders = [
+        text
+        for text in _italian_messages()
+        for name in english_only
+        if re.search(re.escape(name) + r"\b", text)
+    ]
+    assert offenders == []
+
+
+def test_italian_messages_say_fonte_and_address_everyone():
+    texts = _italian_messages()
+    assert [
+        t for t in texts if re.search(r"\bfeed\b", re.sub(r"<code>.*?</code>", "", t), re.I)
+    ] == []
+    assert [
+        t
+        for t in texts
+        if re.search(r"\bBenvenut[oa] (nello|nella|in|a)\b|\bCittadino/a\b|l'autore\b", t)
+    ] == []
+    assert [t for t in texts if "Ore di silenzio" in t or "ora di silenzio" in t] == []
+    assert [t for t in texts if "bloccato il bot {blocked}" in t or "{blocked} hanno" in t] == []

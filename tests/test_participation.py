@@ -333,7 +333,7 @@ async def test_forget_erases_the_person_and_keeps_anonymous_entries(settings, db
     await anna.press(AGREE)
     await anna.send("/profile")
     await anna.press("Categoria")
-    await anna.press("Cittadino/a")
+    await anna.press("Cittadina o cittadino")
     await anna.reply("Testo che resta", to=notification.message_id)
 
     await anna.send("/forget")

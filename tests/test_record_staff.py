@@ -125,7 +125,7 @@ async def test_staff_answer_reaches_the_participant_in_their_language(sandbox, d
     feedback = next(e for e in await entries(db) if e.kind == EntryKind.FEEDBACK)
     office = admin(sandbox)
     await office.send(f"/answer {feedback.reference} Grazie: <i>lo</i> terremo presente.\nA presto")
-    assert f"Risposta inviata all'autore di {feedback.reference}" in office.last_bot_message.text
+    assert f"Risposta inviata a chi ha scritto il contributo {feedback.reference}" in office.last_bot_message.text
     message = ben.last_bot_message.text
     assert f"The plan's office answers your contribution {feedback.reference}" in message
     assert "You said: Good plan" in message
@@ -151,7 +151,7 @@ async def test_an_anonymous_entry_cannot_be_answered(sandbox, db, running_bot):
         )
     office = admin(sandbox)
     await office.send(f"/answer {entry.reference} grazie")
-    assert "Non è possibile raggiungere l'autore" in office.last_bot_message.text
+    assert "Non è possibile raggiungere chi ha scritto" in office.last_bot_message.text
 
 
 async def test_staff_answer_to_someone_who_left_is_reported(sandbox, db, two_comments):
@@ -179,7 +179,7 @@ async def test_staff_verify_a_declared_organisation(sandbox, db, running_bot):
     await office.send(f"/verify {pseudonym} off")
     assert "non è più verificata" in office.last_bot_message.text
     await office.send("/verify u-nobody")
-    assert "Non esiste il partecipante u-nobody." in office.last_bot_message.text
+    assert "Nessuna persona ha lo pseudonimo u-nobody." in office.last_bot_message.text
 
 
 async def test_mydata_says_what_staff_did_but_never_who(sandbox, db, two_comments):

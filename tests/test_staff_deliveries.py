@@ -60,7 +60,7 @@ async def test_staff_see_delivery_figures(sandbox, running_bot, one_broadcast):
     await admin.send("/deliveries")
     text = admin.last_bot_message.text
     assert f"#{one_broadcast} Incontro a Genova" in text
-    assert "inviate 1 · in attesa 0 · non riuscite 1 (bloccato il bot 1)" in text
+    assert "inviate 1 · in attesa 0 · non riuscite 1 (di cui 1 per bot bloccato)" in text
     await admin.send(f"/deliveries {one_broadcast}")
     assert "inviate 1" in admin.last_bot_message.text
     await admin.send("/deliveries 99999")
