@@ -77,6 +77,13 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class FeedbackItem:
+    """One item of a grouped message or digest, chosen to be rated or commented on."""
+
+    delivery_id: int
+
+
+@dataclass(frozen=True)
 class SetPreference:
     """A delivery preference: mode (instant/daily/weekly), hour, day, or quiet hours."""
 
@@ -208,6 +215,7 @@ CallbackAction = (
     | ChooseLanguage
     | ConfirmStop
     | Feedback
+    | FeedbackItem
     | SetPreference
     | Consent
     | OpenFeedbackMenu
@@ -242,6 +250,10 @@ def stop_data(confirmed: bool) -> str:
 
 def feedback_data(delivery_id: int, reaction: Reaction) -> str:
     return _checked(f"fb:{delivery_id}:{reaction.value}")
+
+
+def feedback_item_data(delivery_id: int) -> str:
+    return _checked(f"fbi:{delivery_id}")
 
 
 def preference_data(name: str, value: str) -> str:
@@ -352,6 +364,13 @@ def _parse_feedback(parts: list[str]) -> Feedback:
     return Feedback(int(delivery_id), Reaction(reaction))
 
 
+def _parse_feedback_item(parts: list[str]) -> FeedbackItem:
+    (delivery_id,) = parts
+    if not delivery_id.isdigit() or len(delivery_id) > 18:
+        raise ValueError(delivery_id)
+    return FeedbackItem(int(delivery_id))
+
+
 def _parse_preference(parts: list[str]) -> SetPreference:
     name, value = parts
     if name not in PREFERENCE_NAMES or not value:
@@ -451,6 +470,7 @@ _PARSERS = {
     "fg": _parse_forget,
     "pref": _parse_preference,
     "fb": _parse_feedback,
+    "fbi": _parse_feedback_item,
     "f": _parse_toggle(True),
     "u": _parse_toggle(False),
     "menu": _parse_menu,

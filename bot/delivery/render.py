@@ -26,6 +26,10 @@ from feeds.telegram_html import (
 # Room kept for the header and the link line around a feed item's own text.
 _NEWS_BODY_LIMIT = 3000
 _GROUP_ITEM_LIMIT = 60
+# Items listed (and numbered) in one grouped message: 50 lines of at most ~65 characters fit
+# a message, and their number buttons (5 a row) stay well within Telegram's 100.
+MAX_GROUP_ITEMS = 50
+_NUMBERS_PER_ROW = 5
 
 
 @dataclass(frozen=True)
@@ -106,34 +110,70 @@ def _event_buttons(notification: Notification) -> list[list[tuple[str, str]]]:
     return event_text.buttons(int(payload["event_id"]))
 
 
-def feedback_buttons(delivery_id: int) -> list[list[tuple[str, str]]]:
+def feedback_buttons(delivery_id: int, number: int | None = None) -> list[list[tuple[str, str]]]:
+    """👍 👎 💬 for one delivery; `number` names the item of a grouped message they are for."""
+    prefix = f"{number} · " if number is not None else ""
+
+    def button(label: str, reaction: callbacks.Reaction) -> tuple[str, str]:
+        return prefix + label, callbacks.feedback_data(delivery_id, reaction)
+
     return [
         [
-            (_("👍 Useful"), callbacks.feedback_data(delivery_id, callbacks.Reaction.USEFUL)),
-            (
-                _("👎 Not useful"),
-                callbacks.feedback_data(delivery_id, callbacks.Reaction.NOT_USEFUL),
-            ),
+            button(_("👍 Useful"), callbacks.Reaction.USEFUL),
+            button(_("👎 Not useful"), callbacks.Reaction.NOT_USEFUL),
         ],
-        [(_("💬 Comment"), callbacks.feedback_data(delivery_id, callbacks.Reaction.COMMENT))],
+        [button(_("💬 Comment"), callbacks.Reaction.COMMENT)],
     ]
 
 
-def render_group(notifications: list[Notification], language: str, *, digest: bool) -> Rendered:
-    """Several notifications in one message: a digest, or a burst grouped against floods."""
-    count = len(notifications)
+def render_group(items: list[tuple[int, Notification]], language: str, *, digest: bool) -> Rendered:
+    """Several notifications in one message: a digest, or a burst grouped against floods.
+
+    `items` are (delivery id, notification); they are numbered in the order of their
+    deliveries, and each number is a button that opens that item's 👍 👎 💬 in place.
+    """
+    items = sorted(items, key=lambda item: item[0])
+    count = len(items)
     if digest:
         heading = ngettext(
             "📬 <b>Your digest: {count} update</b>", "📬 <b>Your digest: {count} updates</b>", count
         )
     else:
         heading = ngettext("📬 <b>{count} new update</b>", "📬 <b>{count} new updates</b>", count)
+    listed = items[:MAX_GROUP_ITEMS]
     lines = [heading.format(count=count), ""]
-    for notification in notifications:
+    for number, (_delivery_id, notification) in enumerate(listed, start=1):
         title = escape(shorten(title_of(notification, language), _GROUP_ITEM_LIMIT))
         link = safe_link(notification.payload.get("link"))
-        lines.append(f'• <a href="{attribute(link)}">{title}</a>' if link else f"• {title}")
-    return Rendered((truncate_html("\n".join(lines), MESSAGE_LIMIT),))
+        title = f'<a href="{attribute(link)}">{title}</a>' if link else title
+        lines.append(f"{number}. {title}")
+    if count > len(listed):
+        lines.append(escape(_("…and more updates: {count}").format(count=count - len(listed))))
+    buttons = group_buttons(listed)
+    if buttons:
+        lines += ["", "<i>" + escape(_("Tap a number to rate or comment on that update.")) + "</i>"]
+    return Rendered((truncate_html("\n".join(lines), MESSAGE_LIMIT),), buttons)
+
+
+def group_buttons(
+    items: list[tuple[int, Notification]], selected: int | None = None
+) -> list[list[tuple[str, str]]]:
+    """The numbers of a grouped message's items (those open to feedback); with `selected`
+    (a delivery id), that item's 👍 👎 💬 above them."""
+    numbered = [
+        (number, delivery_id)
+        for number, (delivery_id, notification) in enumerate(items, start=1)
+        if notification.with_feedback
+    ]
+    chosen = next((n for n, delivery_id in numbered if delivery_id == selected), None)
+    rows = feedback_buttons(selected, chosen) if chosen is not None else []
+    numbers = [
+        (f"· {n} ·" if n == chosen else str(n), callbacks.feedback_item_data(delivery_id))
+        for n, delivery_id in numbered
+    ]
+    return rows + [
+        numbers[i : i + _NUMBERS_PER_ROW] for i in range(0, len(numbers), _NUMBERS_PER_ROW)
+    ]
 
 
 def attribute(value: str) -> str:

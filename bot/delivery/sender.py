@@ -320,7 +320,7 @@ class Sender:
     def _render(self, job: Job, notifications: dict[int, Notification]) -> render.Rendered:
         with use_locale(job.language):
             if job.grouped:
-                items = [notifications[d.notification_id] for d in job.deliveries]
+                items = [(d.delivery_id, notifications[d.notification_id]) for d in job.deliveries]
                 return render.render_group(items, job.language, digest=job.digest)
             delivery = job.deliveries[0]
             notification = notifications[delivery.notification_id]

@@ -22,6 +22,7 @@ from bot.callbacks import (
     EditProfile,
     EventButton,
     Feedback,
+    FeedbackItem,
     FollowAction,
     InvalidCallback,
     OpenFeedbackMenu,
@@ -67,6 +68,8 @@ async def on_button(update: Update, context: BotContext) -> None:
             await following.confirm_stop(update, context, action)
         case Feedback():
             await feedback.on_feedback(update, context, action)
+        case FeedbackItem():
+            await feedback.on_feedback_item(update, context, action)
         case SetPreference():
             await preferences.set_preference(update, context, action)
         case Consent():

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import ForceReply, Update
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 
 from bot import participation_screens as pscreens
-from bot.callbacks import Consent, Feedback, Reaction
+from bot.callbacks import Consent, Feedback, FeedbackItem, Reaction
 from bot.db.models import PromptPurpose, utcnow
+from bot.delivery import render
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.i18n import _, current_language
+from bot.labels import shorten
 from bot.screens import View
 from bot.services import participation, subjects
 from bot.services.participation import CommentRequest, ReactionOutcome, ReactionStatus
+from bot.telegram_errors import is_not_modified
+
+CALLBACK_ANSWER_CHARS = 200
 
 
 async def on_feedback(update: Update, context: BotContext, action: Feedback) -> None:
@@ -31,6 +37,32 @@ async def on_feedback(update: Update, context: BotContext, action: Feedback) -> 
     await query.answer(_reaction_answer(outcome))
     if outcome.ask_consent:
         await reply(update, pscreens.consent_question())
+
+
+async def on_feedback_item(update: Update, context: BotContext, action: FeedbackItem) -> None:
+    """A number under a grouped message: that item's 👍 👎 💬 appear in place, above the
+    numbers, and its title is shown briefly."""
+    query = update.callback_query
+    async with conversation(update, context) as convo:
+        items = await subjects.items_of_message(
+            convo.session, convo.subscriber.id, query.message.chat.id, query.message.message_id
+        )
+    pairs = [(delivery.id, notification) for delivery, notification in items]
+    number = next((n for n, (d, _n) in enumerate(pairs, start=1) if d == action.delivery_id), 0)
+    if not number or not pairs[number - 1][1].with_feedback:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    title = render.title_of(pairs[number - 1][1], current_language())
+    await query.answer(shorten(f"{number}. {title}", CALLBACK_ANSWER_CHARS))
+    rows = render.group_buttons(pairs, selected=action.delivery_id)
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+    try:
+        await query.edit_message_reply_markup(reply_markup=keyboard)
+    except BadRequest as error:
+        if not is_not_modified(error):  # the same item pressed twice
+            raise
 
 
 def _reaction_answer(outcome: ReactionOutcome) -> str:
