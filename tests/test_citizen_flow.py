@@ -82,7 +82,9 @@ async def test_follow_and_unfollow_a_strategy_with_buttons(sandbox, db):
     assert await followed(db, 1001, TargetKind.STRATEGY) == {"S4"}
 
     await anna.press("✅ S4 · Adattarci ai cambiamenti climatici")
-    assert anna.callback_answers[-1].text == "Non segui più: S4 · Adattarci ai cambiamenti climatici"
+    assert (
+        anna.callback_answers[-1].text == "Non segui più: S4 · Adattarci ai cambiamenti climatici"
+    )
     assert await followed(db, 1001, TargetKind.STRATEGY) == set()
 
 

@@ -125,7 +125,10 @@ async def test_staff_answer_reaches_the_participant_in_their_language(sandbox, d
     feedback = next(e for e in await entries(db) if e.kind == EntryKind.FEEDBACK)
     office = admin(sandbox)
     await office.send(f"/answer {feedback.reference} Grazie: <i>lo</i> terremo presente.\nA presto")
-    assert f"Risposta inviata a chi ha scritto il contributo {feedback.reference}" in office.last_bot_message.text
+    assert (
+        f"Risposta inviata a chi ha scritto il contributo {feedback.reference}"
+        in office.last_bot_message.text
+    )
     message = ben.last_bot_message.text
     assert f"The plan's office answers your contribution {feedback.reference}" in message
     assert "You said: Good plan" in message
