@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .context import CallInfo, Handler, SandboxContext
 from .errors import ApiError, not_supported
-from .faults import FaultInjector
+from .faults import FaultInjector, FaultMode, FaultRule
 from .spec import ApiSpec
 from .transcript import TranscriptEntry
 from .validation import RequestPayload, SpecValidator
@@ -40,6 +41,8 @@ class Outcome:
     result: Any = None
     error: ApiError | None = None
     drop_connection: bool = False
+    hang_s: float = 0.0  # answer this much later
+    not_json: bool = False  # answer HTTP 200 with a body that is not the Bot API's
 
 
 def _as_int(value: Any) -> Any:
@@ -78,14 +81,15 @@ class Dispatcher:
             return self._fail(method_name, payload.merged(), ApiError(404, "Not Found"))
         chat_id = chat_id_hint(payload.values)
         fault = self.faults.take(method, chat_id)
-        if fault is not None:
+        if fault is not None and not fault.mode.acts:
             return self._injected(method, payload, fault)
         polling = method == POLLING_METHOD
         self._begin(polling, chat_id)
         try:
-            return await self._run(method, payload, CallInfo(method, client_alive))
+            outcome = await self._run(method, payload, CallInfo(method, client_alive))
         finally:
             self._end(polling, chat_id)
+        return outcome if fault is None else _spoil(outcome, fault)
 
     async def _run(self, method: str, payload: RequestPayload, call: CallInfo) -> Outcome:
         params: dict[str, Any] = payload.merged()
@@ -100,10 +104,10 @@ class Dispatcher:
         self.calls.append(ApiCall(method, dict(params), result))
         return Outcome(result=result)
 
-    def _injected(self, method: str, payload: RequestPayload, fault: Any) -> Outcome:
+    def _injected(self, method: str, payload: RequestPayload, fault: FaultRule) -> Outcome:
         error = fault.to_error()
         self.calls.append(ApiCall(method, dict(payload.merged()), error))
-        return Outcome(error=error, drop_connection=fault.drop_connection)
+        return Outcome(error=error, drop_connection=fault.mode is FaultMode.DROP_BEFORE)
 
     def _fail(self, method: str, params: dict[str, Any], error: ApiError) -> Outcome:
         call = ApiCall(method, dict(params), error)
@@ -145,3 +149,12 @@ class Dispatcher:
         self.context.world.requests_in_flight -= 1
         self.context.world.mark_bot_activity(chat_id)
         self.context.world.notifier.notify()
+
+
+def _spoil(outcome: Outcome, fault: FaultRule) -> Outcome:
+    """The call was carried out; only its answer goes wrong."""
+    if fault.mode is FaultMode.DROP_AFTER:
+        return dataclasses.replace(outcome, drop_connection=True)
+    if fault.mode is FaultMode.HANG_AFTER:
+        return dataclasses.replace(outcome, hang_s=fault.hang_s)
+    return dataclasses.replace(outcome, not_json=True)

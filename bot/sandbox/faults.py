@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import math
+import random
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ApiError, too_many_requests
 
@@ -28,15 +31,31 @@ _DEFAULT_DESCRIPTIONS = {
 _NOT_MATCHED_BY_WILDCARD = frozenset({"getupdates"})
 
 
+class FaultMode(enum.StrEnum):
+    """What an injected fault does. The "after" modes first do what was asked (the message is
+    delivered, as when Telegram acted and only its answer went wrong)."""
+
+    ERROR = "error"  # answer error_code; nothing done
+    DROP_BEFORE = "drop_before"  # read the request, do nothing, close without answering
+    DROP_AFTER = "drop_after"  # do it, then close without answering
+    HANG_AFTER = "hang_after"  # do it, answer hang_s seconds later
+    NOT_JSON = "not_json"  # do it, answer HTTP 200 with an HTML page (a proxy's)
+
+    @property
+    def acts(self) -> bool:
+        return self in (FaultMode.DROP_AFTER, FaultMode.HANG_AFTER, FaultMode.NOT_JSON)
+
+
 @dataclass
 class FaultRule:
     method: str | None
-    error_code: int
-    retry_after: int | None
-    description: str | None
-    remaining: int
-    chat_id: int | str | None
-    drop_connection: bool
+    error_code: int = 429
+    retry_after: int | None = None
+    description: str | None = None
+    remaining: int = 1
+    chat_id: int | str | None = None
+    mode: FaultMode = FaultMode.ERROR
+    hang_s: float = 0.0
 
     def matches(self, method: str, chat_id: object) -> bool:
         if self.method is None and method.lower() in _NOT_MATCHED_BY_WILDCARD:
@@ -57,14 +76,68 @@ class FaultRule:
         return error
 
 
+@dataclass
+class RandomFault:
+    """A rule that hits each matching call with ``probability``. The draw depends only on the
+    seed, the rule, the method, the chat and how many matching calls that chat had before, so
+    a run repeats exactly whatever order concurrent requests arrive in."""
+
+    rule: FaultRule
+    probability: float
+    seed: int
+    index: int
+    _calls: defaultdict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def draw(self, method: str, chat_id: object) -> bool:
+        if not self.rule.matches(method, chat_id):
+            return False
+        key = (method.lower(), str(chat_id))
+        count = self._calls[key]
+        self._calls[key] = count + 1
+        draw = random.Random(f"{self.seed}:{self.index}:{key[0]}:{key[1]}:{count}").random()
+        return draw < self.probability
+
+
+@dataclass
+class Storm:
+    """Every ``every_s`` seconds, ``lasting_s`` seconds in which every send is answered 429
+    with the time left as ``retry_after``; the first storm ends one period after it was set."""
+
+    every_s: float
+    lasting_s: float
+    method: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def retry_after(self, method: str, now: float) -> int | None:
+        if not is_rate_limited_method(method):
+            return None
+        if self.method is not None and self.method != method.lower():
+            return None
+        into_period = (now - self.started) % self.every_s
+        storm_starts = self.every_s - self.lasting_s
+        if into_period < storm_starts:
+            return None
+        return max(1, math.ceil(self.every_s - into_period))
+
+
 class FaultInjector:
-    """``fail_next`` rules, consumed in the order they were added."""
+    """``fail_next`` rules (consumed in the order they were added), then 429 storms, then
+    random faults."""
 
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
+        self.storms: list[Storm] = []
+        self.random_faults: list[RandomFault] = []
 
     def add(self, rule: FaultRule) -> None:
         self.rules.append(rule)
+
+    def add_random(self, rule: FaultRule, probability: float, seed: int) -> None:
+        index = len(self.random_faults)
+        self.random_faults.append(RandomFault(rule, probability, seed, index))
+
+    def add_storm(self, storm: Storm) -> None:
+        self.storms.append(storm)
 
     def take(self, method: str, chat_id: object) -> FaultRule | None:
         for rule in self.rules:
@@ -73,10 +146,18 @@ class FaultInjector:
                 if rule.remaining <= 0:
                     self.rules.remove(rule)
                 return rule
-        return None
+        now = time.monotonic()
+        for storm in self.storms:
+            retry_after = storm.retry_after(method, now)
+            if retry_after is not None:
+                return FaultRule(method.lower(), 429, retry_after)
+        hits = [fault.rule for fault in self.random_faults if fault.draw(method, chat_id)]
+        return hits[0] if hits else None
 
     def clear(self) -> None:
         self.rules.clear()
+        self.storms.clear()
+        self.random_faults.clear()
 
 
 def is_rate_limited_method(method: str) -> bool:

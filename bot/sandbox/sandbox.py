@@ -11,7 +11,14 @@ from aiohttp import web
 
 from .context import DEFAULT_CALLBACK_QUERY_TIMEOUT, SandboxContext
 from .dispatcher import ApiCall, Dispatcher, Rejection
-from .faults import DEFAULT_RETRY_AFTER, FaultInjector, FaultRule, FloodLimiter
+from .faults import (
+    DEFAULT_RETRY_AFTER,
+    FaultInjector,
+    FaultMode,
+    FaultRule,
+    FloodLimiter,
+    Storm,
+)
 from .methods_bot import bot_handlers
 from .methods_media import MEDIA_HANDLERS
 from .methods_messages import MESSAGE_HANDLERS
@@ -199,24 +206,83 @@ class BotApiSandbox:
         count: int = 1,
         chat_id: int | str | None = None,
         drop_connection: bool = False,
+        mode: FaultMode | str = FaultMode.ERROR,
+        hang_s: float = 0.0,
     ) -> None:
         """Make the next ``count`` matching calls fail (``method=None``: any but getUpdates).
 
-        429 answers carry ``parameters.retry_after`` (default 1 s); ``drop_connection``
-        closes the connection without answering.
+        ``mode`` (see ``FaultMode``): "error" answers ``error_code`` (429 answers carry
+        ``parameters.retry_after``, default 1 s); "drop_before" closes the connection without
+        doing anything (``drop_connection=True`` is the same); "drop_after", "hang_after" (answer
+        ``hang_s`` seconds late) and "not_json" (HTTP 200, an HTML page) first do what was
+        asked, so the message is delivered although the bot gets no usable answer.
         """
-        if method is not None and self.spec.method_name(method) is None:
-            raise ValueError(f"unknown Bot API method {method!r}")
-        rule = FaultRule(
+        self.faults.add(
+            self._fault_rule(
+                method,
+                error_code,
+                retry_after,
+                description,
+                count,
+                chat_id,
+                FaultMode.DROP_BEFORE if drop_connection else FaultMode(mode),
+                hang_s,
+            )
+        )
+
+    def fail_randomly(
+        self,
+        probability: float,
+        method: str | None = None,
+        *,
+        seed: int = 0,
+        error_code: int = 500,
+        retry_after: int | None = None,
+        description: str | None = None,
+        chat_id: int | str | None = None,
+        mode: FaultMode | str = FaultMode.ERROR,
+        hang_s: float = 0.0,
+    ) -> None:
+        """Make each matching call fail with ``probability`` (options as ``fail_next``), until
+        ``faults.clear()``. Draws are seeded per chat and call: the same run fails the same
+        calls, whatever order concurrent requests arrive in."""
+        rule = self._fault_rule(
+            method, error_code, retry_after, description, 1, chat_id, FaultMode(mode), hang_s
+        )
+        self.faults.add_random(rule, probability, seed)
+
+    def storm_429(self, *, every_s: float, lasting_s: float, method: str | None = None) -> None:
+        """Every ``every_s`` seconds, ``lasting_s`` seconds in which every send* / edit* call is
+        answered 429 with the storm's remaining seconds as ``retry_after``."""
+        self._check_method(method)
+        self.faults.add_storm(Storm(every_s, lasting_s, method.lower() if method else None))
+
+    def _fault_rule(
+        self,
+        method: str | None,
+        error_code: int,
+        retry_after: int | None,
+        description: str | None,
+        count: int,
+        chat_id: int | str | None,
+        mode: FaultMode,
+        hang_s: float,
+    ) -> FaultRule:
+        self._check_method(method)
+        return FaultRule(
             method=method.lower() if method else None,
             error_code=error_code,
             retry_after=retry_after,
             description=description,
             remaining=count,
             chat_id=chat_id,
-            drop_connection=drop_connection,
+            mode=mode,
+            hang_s=hang_s,
         )
-        self.faults.add(rule)
+
+    def _check_method(self, method: str | None) -> None:
+        if method is not None and self.spec.method_name(method) is None:
+            raise ValueError(f"unknown Bot API method {method!r}")
 
     def set_flood_limits(
         self,

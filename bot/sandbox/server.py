@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,11 @@ from .files import FileStore
 from .validation import RequestPayload, UploadedFile
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
+# What a misbehaving proxy in front of the Bot API might answer with HTTP 200.
+PROXY_PAGE = (
+    "<html><head><title>Service temporarily unavailable</title></head>"
+    "<body><h1>Service temporarily unavailable</h1><p>Please try again later.</p></body></html>"
+)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -82,6 +88,14 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _hang(request: web.Request, seconds: float) -> None:
+    """Answer late; stop waiting once the client has given up (nobody is left to answer)."""
+    alive = _client_alive(request)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while alive() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(min(0.05, seconds))
+
+
 class ApiRoutes:
     def __init__(self, token: str, dispatcher: Dispatcher, files: FileStore) -> None:
         self.token = token
@@ -104,12 +118,16 @@ class ApiRoutes:
         outcome = await self.dispatcher.dispatch(
             request.match_info["method"], payload, _client_alive(request)
         )
+        if outcome.hang_s:
+            await _hang(request, outcome.hang_s)
         return self._respond(request, outcome)
 
     @staticmethod
     def _respond(request: web.Request, outcome: Outcome) -> web.Response:
         if outcome.drop_connection:
             return _drop(request)
+        if outcome.not_json:
+            return web.Response(text=PROXY_PAGE, content_type="text/html")
         if outcome.error is not None:
             return _error_response(outcome.error)
         return _json_response({"ok": True, "result": outcome.result})

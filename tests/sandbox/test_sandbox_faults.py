@@ -8,7 +8,15 @@ from datetime import timedelta
 
 import pytest
 import telegram
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -168,3 +176,114 @@ async def test_stop_releases_a_pending_long_poll():
         await sandbox.stop()
         assert await poll == ()
         assert time.monotonic() - started < 2
+
+
+async def test_dropped_before_acting_nothing_is_delivered(bot, sandbox):
+    anna = sandbox.user(1001, "Anna")
+    sandbox.fail_next("sendMessage", mode="drop_before")
+    with pytest.raises(NetworkError):
+        await bot.send_message(1001, "x")
+    assert anna.bot_messages == []
+
+
+async def test_dropped_after_acting_the_message_is_delivered(bot, sandbox):
+    anna = sandbox.user(1001, "Anna")
+    sandbox.fail_next("sendMessage", mode="drop_after")
+    with pytest.raises(NetworkError):
+        await bot.send_message(1001, "arrived, answer lost")
+    assert [entry.text for entry in anna.bot_messages] == ["arrived, answer lost"]
+    assert sandbox.count("sendMessage", ok=True) == 1
+
+
+async def test_hang_after_acting_delivers_and_answers_late(sandbox):
+    anna = sandbox.user(1001, "Anna")
+    sandbox.fail_next("sendMessage", mode="hang_after", hang_s=5)
+    request = telegram.request.HTTPXRequest(read_timeout=0.5)
+    async with telegram.Bot(sandbox.token, base_url=sandbox.base_url, request=request) as bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(1001, "late")
+        assert [entry.text for entry in anna.bot_messages] == ["late"]
+        started = time.monotonic()
+        assert (await bot.send_message(1001, "on time")).text == "on time"
+        assert time.monotonic() - started < 2  # only the faulty call hangs
+
+
+async def test_hang_after_acting_answers_when_the_client_waits(bot, sandbox):
+    sandbox.user(1001, "Anna")
+    sandbox.fail_next("sendMessage", mode="hang_after", hang_s=0.3)
+    started = time.monotonic()
+    assert (await bot.send_message(1001, "slow")).text == "slow"
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_not_json_answer_after_acting(bot, sandbox):
+    anna = sandbox.user(1001, "Anna")
+    sandbox.fail_next("sendMessage", mode="not_json")
+    with pytest.raises(telegram.error.TelegramError, match="Invalid server response"):
+        await bot.send_message(1001, "x")
+    assert [entry.text for entry in anna.bot_messages] == ["x"]
+
+
+async def test_injected_401_uses_the_official_wording(bot, sandbox):
+    sandbox.user(1001, "Anna")
+    sandbox.fail_next(error_code=401, count=2)
+    with pytest.raises(InvalidToken, match=r"^Unauthorized$"):
+        await bot.send_message(1001, "x")
+    with pytest.raises(InvalidToken):
+        await bot.get_me()
+    assert (await bot.get_me()).username == "psm_test_bot"
+
+
+async def test_random_faults_are_repeatable_and_near_their_rate(bot, sandbox):
+    for user_id in range(2000, 2200):
+        sandbox.user(user_id, "U")
+
+    async def run(seed: int) -> list[int]:
+        sandbox.faults.clear()
+        sandbox.fail_randomly(0.15, "sendMessage", error_code=500, seed=seed)
+        failed = []
+        for user_id in range(2000, 2200):
+            try:
+                await bot.send_message(user_id, "x")
+            except NetworkError:
+                failed.append(user_id)
+        return failed
+
+    first = await run(seed=7)
+    assert 12 <= len(first) <= 50
+    assert await run(seed=7) == first  # fresh rules, same draws
+    assert await run(seed=8) != first
+
+
+async def test_random_faults_of_several_kinds_are_independent(bot, sandbox):
+    for user_id in range(2000, 2300):
+        sandbox.user(user_id, "U")
+    sandbox.fail_randomly(0.1, "sendMessage", error_code=500, seed=1)
+    sandbox.fail_randomly(0.1, "sendMessage", error_code=502, seed=1)
+    seen = []
+    for user_id in range(2000, 2300):
+        try:
+            await bot.send_message(user_id, "x")
+        except NetworkError as error:
+            seen.append(str(error))
+    assert any("Internal Server Error" in text for text in seen)
+    assert any("Bad Gateway" in text for text in seen)
+
+
+async def test_a_429_storm_refuses_sends_for_its_duration(bot, sandbox):
+    sandbox.user(1001, "Anna")
+    sandbox.storm_429(every_s=1.0, lasting_s=0.5)
+    outcomes = []
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:
+        try:
+            await bot.send_message(1001, "x")
+            outcomes.append("ok")
+        except RetryAfter as error:
+            assert 1 <= retry_seconds(error) <= 1
+            outcomes.append("429")
+        assert await bot.get_me()  # not a send: never refused
+        await asyncio.sleep(0.05)
+    assert "429" in outcomes and "ok" in outcomes
+    sandbox.faults.clear()
+    assert (await bot.send_message(1001, "after")).text == "after"
