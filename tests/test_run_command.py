@@ -59,7 +59,7 @@ async def test_the_run_command_serves_sends_and_stops_on_sigterm(database_url, d
     try:
         await sandbox.wait_for(lambda e: "Assemblea dei sindaci" in (e.text or ""), timeout=30)
         await anna.send("/help")
-        assert "/iscrizioni" in anna.last_bot_message.text  # the Italian help names Italian commands
+        assert "/iscrizioni" in anna.last_bot_message.text  # Italian help, Italian commands
         async with (
             aiohttp.ClientSession() as client,
             client.get(f"http://127.0.0.1:{port}/healthz") as response,
