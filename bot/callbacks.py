@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from bot.db.models import StakeholderCategory, TargetKind
 
 MAX_CALLBACK_BYTES = 64
+# Ids in callback data are Integer primary keys: 32-bit signed on PostgreSQL.
+LARGEST_DATABASE_ID = 2**31 - 1
 
 _KIND_CODES = {
     TargetKind.STRATEGY: "s",
@@ -357,18 +359,28 @@ def _parse_stop(parts: list[str]) -> ConfirmStop:
     return ConfirmStop(answer == "yes")
 
 
+def _database_id(text: str) -> int:
+    """A row id as the database stores it: ASCII digits, 1 to the largest 32-bit integer.
+
+    The ids buttons carry are Integer columns (32-bit on PostgreSQL; SQLite refuses anything
+    past 64 bits), so a forged number that does not fit is refused here, never sent to SQL.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(LARGEST_DATABASE_ID)):
+        raise ValueError(text)
+    value = int(text)
+    if not 1 <= value <= LARGEST_DATABASE_ID:
+        raise ValueError(text)
+    return value
+
+
 def _parse_feedback(parts: list[str]) -> Feedback:
     delivery_id, reaction = parts
-    if not delivery_id.isdigit():
-        raise ValueError(delivery_id)
-    return Feedback(int(delivery_id), Reaction(reaction))
+    return Feedback(_database_id(delivery_id), Reaction(reaction))
 
 
 def _parse_feedback_item(parts: list[str]) -> FeedbackItem:
     (delivery_id,) = parts
-    if not delivery_id.isdigit() or len(delivery_id) > 18:
-        raise ValueError(delivery_id)
-    return FeedbackItem(int(delivery_id))
+    return FeedbackItem(_database_id(delivery_id))
 
 
 def _parse_preference(parts: list[str]) -> SetPreference:
@@ -384,9 +396,7 @@ def _parse_consent(parts: list[str]) -> Consent:
         return Consent(False)
     if answer != "y" or len(rest) > 1:
         raise ValueError(answer)
-    if rest and not rest[0].isdigit():
-        raise ValueError(rest[0])
-    return Consent(True, int(rest[0]) if rest else None)
+    return Consent(True, _database_id(rest[0]) if rest else None)
 
 
 def _parse_feedback_menu(parts: list[str]) -> OpenFeedbackMenu:
@@ -437,9 +447,7 @@ def _parse_plan(parts: list[str]) -> OpenPlan | FollowAction:
 
 def _parse_event(parts: list[str]) -> EventButton:
     event_id, choice = parts
-    if not event_id.isdigit() or len(event_id) > 18:
-        raise ValueError(event_id)
-    return EventButton(int(event_id), EventChoice(choice))
+    return EventButton(_database_id(event_id), EventChoice(choice))
 
 
 def _parse_broadcast(parts: list[str]) -> BroadcastButton:
@@ -453,9 +461,7 @@ def _parse_broadcast(parts: list[str]) -> BroadcastButton:
 
 def _parse_cancel_scheduled(parts: list[str]) -> CancelScheduled:
     (notification_id,) = parts
-    if not notification_id.isdigit() or len(notification_id) > 18:
-        raise ValueError(notification_id)
-    return CancelScheduled(int(notification_id))
+    return CancelScheduled(_database_id(notification_id))
 
 
 _PARSERS = {

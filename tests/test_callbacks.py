@@ -1,20 +1,28 @@
 """Callback data: every button fits Telegram's 64 bytes and parses back to the same action."""
 
+import logging
+
 import pytest
 
 from bot import callbacks
 from bot.callbacks import (
+    CancelScheduled,
     ChooseLanguage,
     ChooseSubject,
     ConfirmForget,
     ConfirmStop,
     Consent,
     EditProfile,
+    EventButton,
+    EventChoice,
+    Feedback,
+    FeedbackItem,
     FeedbackMenu,
     InvalidCallback,
     OpenFeedbackMenu,
     OpenScreen,
     ProfileField,
+    Reaction,
     Screen,
     Toggle,
 )
@@ -115,3 +123,92 @@ def test_participation_buttons_round_trip():
 def test_forged_participation_data_is_rejected(data):
     with pytest.raises(InvalidCallback):
         callbacks.parse(data)
+
+
+# Every id a button carries is an Integer column: 32-bit on PostgreSQL, and SQLite refuses
+# anything beyond 64 bits. Forged numbers past that never reach SQL.
+LARGEST_ID = 2**31 - 1
+HUGE = "99999999999999999999999999"
+FORGED_NUMBERS = [
+    f"fb:{HUGE}:u",
+    f"fb:{LARGEST_ID + 1}:n",
+    f"fbi:{HUGE}",
+    f"fbi:{LARGEST_ID + 1}",
+    f"cn:y:{HUGE}",
+    f"cn:y:{LARGEST_ID + 1}",
+    f"ev:{HUGE}:y",
+    f"ev:{LARGEST_ID + 1}:i",
+    f"bcx:{HUGE}",
+    f"bcx:{LARGEST_ID + 1}",
+    "fb:0:u",
+    "fb:-1:u",
+    "fb:+1:u",
+    "fb:٣:u",  # a digit, but not an ASCII one
+    "ev:²:y",
+]
+
+
+@pytest.mark.parametrize("data", FORGED_NUMBERS)
+def test_ids_that_do_not_fit_the_database_are_rejected(data):
+    with pytest.raises(InvalidCallback):
+        callbacks.parse(data)
+
+
+def test_the_largest_database_id_still_parses():
+    assert callbacks.parse(f"fb:{LARGEST_ID}:u") == Feedback(LARGEST_ID, Reaction.USEFUL)
+    assert callbacks.parse(f"fbi:{LARGEST_ID}") == FeedbackItem(LARGEST_ID)
+    assert callbacks.parse(f"cn:y:{LARGEST_ID}") == Consent(True, LARGEST_ID)
+    assert callbacks.parse(f"ev:{LARGEST_ID}:m") == EventButton(LARGEST_ID, EventChoice.MAYBE)
+    assert callbacks.parse(f"bcx:{LARGEST_ID}") == CancelScheduled(LARGEST_ID)
+
+
+# Through the stand-in: every prefix the codec knows, with numbers past 64 bits where it carries
+# an id or a value. Each press is answered, nothing raises, nothing changes.
+FORGED_PRESSES = [
+    f"f:s:{HUGE}:s",
+    f"u:c:{HUGE}:z",
+    f"menu:{HUGE}",
+    f"zone:{HUGE}",
+    f"lang:{HUGE}",
+    f"stop:{HUGE}",
+    f"fb:{HUGE}:u",
+    f"fb:{HUGE}:c",
+    f"fb:{LARGEST_ID + 1}:n",
+    f"fbi:{HUGE}",
+    f"fbi:{LARGEST_ID + 1}",
+    f"pref:hour:{HUGE}",
+    f"pref:day:{HUGE}",
+    f"pref:quiet:{HUGE}-{HUGE}",
+    f"cn:y:{HUGE}",
+    f"cn:y:{LARGEST_ID + 1}",
+    f"cn:{HUGE}",
+    f"fbm:{HUGE}",
+    f"fbs:s:{HUGE}",
+    f"fbs:a:{HUGE}",
+    f"pf:cat:{HUGE}",
+    f"pf:{HUGE}",
+    f"fg:{HUGE}",
+    f"pl:s:{HUGE}",
+    f"pl:a:{HUGE}",
+    f"pl:f:{HUGE}",
+    f"pl:u:{HUGE}",
+    f"pl:{HUGE}",
+    f"ev:{HUGE}:y",
+    f"ev:{LARGEST_ID + 1}:i",
+    f"bc:0123456789abcdef:pc:{HUGE}",
+    f"bc:0123456789abcdef:s:{HUGE}",
+    f"bc:{HUGE[:16]}:go",
+    f"bcx:{HUGE}",
+    f"bcx:{LARGEST_ID + 1}",
+]
+
+
+@pytest.mark.parametrize("data", FORGED_PRESSES)
+async def test_forged_numbers_get_an_answer_and_never_an_error(running_bot, sandbox, data, caplog):
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await anna.send("/start")
+    with caplog.at_level(logging.WARNING):
+        await anna.press_data(data, message_id=anna.last_bot_message.message_id)
+    assert [answer.data for answer in anna.callback_answers] == [data]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "storto" not in anna.last_bot_message.text

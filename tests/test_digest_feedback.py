@@ -87,9 +87,10 @@ async def test_an_item_button_of_someone_elses_message_changes_nothing(settings,
 
 
 def test_item_buttons_carry_only_the_delivery():
-    data = callbacks.feedback_item_data(123456789012345678)
+    largest_id = 2**31 - 1  # deliveries.id is an Integer column: 32-bit on PostgreSQL
+    data = callbacks.feedback_item_data(largest_id)
     assert len(data.encode()) <= callbacks.MAX_CALLBACK_BYTES
-    assert callbacks.parse(data) == callbacks.FeedbackItem(123456789012345678)
-    for forged in ("fbi:", "fbi:x", "fbi:1:2", "fbi:1234567890123456789"):
+    assert callbacks.parse(data) == callbacks.FeedbackItem(largest_id)
+    for forged in ("fbi:", "fbi:x", "fbi:1:2", f"fbi:{largest_id + 1}", "fbi:1234567890123456789"):
         with pytest.raises(callbacks.InvalidCallback):
             callbacks.parse(forged)
