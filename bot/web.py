@@ -6,11 +6,12 @@ import asyncio
 import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from telegram import Update
+from telegram import Bot, Update
 
 from bot.db.engine import Database
 from bot.handlers.context import BotApplication
@@ -80,6 +81,7 @@ class WebServer:
         self.metrics = metrics
         self.application = application
         self.secret_token = secret_token
+        self.recent_updates = RecentUpdates()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -122,12 +124,63 @@ class WebServer:
             log.warning("webhook call without the right secret token from %s", request.remote)
             return web.Response(status=403, text="forbidden")
         try:
-            data = await request.json(loads=json.loads)
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, KeyError, TypeError):
+            update = parse_update(await request.read(), self.application.bot)
+        except NotAnUpdate as error:
+            log.warning("webhook body that is not a Telegram update: %s", error)
             return web.Response(status=400, text="not a Telegram update")
+        if not self.recent_updates.first_time(update.update_id):
+            log.info("update %s delivered again: acknowledged, not handled twice", update.update_id)
+            return web.Response(text="ok")
         await self.application.update_queue.put(update)
         return web.Response(text="ok")
+
+
+class NotAnUpdate(ValueError):
+    """A webhook body that is not a Telegram update (not JSON, not an object, no update_id)."""
+
+
+LARGEST_UPDATE_ID = 2**63 - 1
+
+
+def parse_update(body: bytes, bot: Bot) -> Update:
+    """The update in a webhook body; raises NotAnUpdate for anything else."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise NotAnUpdate(f"not JSON ({type(error).__name__})") from None
+    if not isinstance(data, dict):
+        raise NotAnUpdate(f"a JSON {type(data).__name__}, not an object")
+    update_id = data.get("update_id")
+    if type(update_id) is not int or not 0 <= update_id <= LARGEST_UPDATE_ID:
+        raise NotAnUpdate(f"update_id {update_id!r}")
+    try:
+        return Update.de_json(data, bot)
+    except Exception as error:  # whatever the library cannot read is not an update
+        raise NotAnUpdate(f"unreadable update {update_id} ({type(error).__name__})") from None
+
+
+class RecentUpdates:
+    """The update_ids this process took lately, so an update Telegram delivers again (it does
+    when the webhook is slow to answer) is acknowledged and not handled twice.
+
+    Bounded: the latest `capacity` ids (Telegram's ids increase, and it redelivers within
+    minutes). In memory only: a restarted process does not know what it took before.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def first_time(self, update_id: int) -> bool:
+        """True once per update_id (and records it); False for a replay."""
+        if update_id in self._seen:
+            return False
+        self._seen.add(update_id)
+        self._order.append(update_id)
+        if len(self._order) > self.capacity:
+            self._seen.discard(self._order.popleft())
+        return True
 
 
 def count_updates(metrics: Metrics) -> Callable[[Update, object], Awaitable[None]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
 
 import aiohttp
@@ -73,11 +74,69 @@ async def test_webhook_rejects_requests_without_the_secret(webhook_bot, headers)
     assert response.status == 403
 
 
-async def test_webhook_rejects_garbage_even_with_the_secret(webhook_bot):
-    response = await webhook_bot.post(
-        WEBHOOK_PATH, data=b"{not json", headers={SECRET_HEADER: SECRET}
-    )
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"\xff\xfe",
+        b"[]",
+        b"[1, 2]",
+        b"null",
+        b"42",
+        b'"an update"',
+        b"true",
+        b"{}",
+        b'{"message": {"text": "/start"}}',
+        b'{"update_id": "7"}',
+        b'{"update_id": true}',
+        b'{"update_id": 1.5}',
+        b'{"update_id": -1}',
+        b'{"update_id": 99999999999999999999999999}',
+        b'{"update_id": 7, "message": "hello"}',
+        b'{"update_id": 7, "message": []}',
+        b'{"update_id": 7, "message": {"message_id": 1}}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
+async def test_webhook_answers_400_to_anything_that_is_not_an_update(webhook_bot, body, caplog):
+    response = await webhook_bot.post(WEBHOOK_PATH, data=body, headers={SECRET_HEADER: SECRET})
     assert response.status == 400
+    assert await response.text() == "not a Telegram update"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.fixture
+def delivered_updates(sandbox, monkeypatch) -> list:
+    """The updates the stand-in pushes to the webhook, as Telegram would send them again."""
+    pushed = []
+    push = sandbox.queue.push
+
+    def recording_push(*args, **kwargs):
+        update = push(*args, **kwargs)
+        pushed.append(update)
+        return update
+
+    monkeypatch.setattr(sandbox.queue, "push", recording_push)
+    return pushed
+
+
+async def test_an_update_telegram_delivers_again_is_acknowledged_and_not_handled_twice(
+    sandbox, webhook_bot, delivered_updates
+):
+    anna = sandbox.user(1001, first_name="Anna", language_code="it")
+    await anna.send("/help")
+    replies = sandbox.count("sendMessage")
+    replayed = delivered_updates[-1].to_json()
+    for _ in range(3):  # Telegram retries while the first answer is slow
+        response = await webhook_bot.post(
+            WEBHOOK_PATH, json=replayed, headers={SECRET_HEADER: SECRET}
+        )
+        assert response.status == 200
+    # Updates are handled in order: once the next one is answered, a replay would have been.
+    await anna.send("/help")
+    assert sandbox.count("sendMessage") == replies + 1
+    assert len([entry for entry in anna.chat.history if entry.kind == "user_message"]) == 2
 
 
 async def test_health_reports_database_scheduler_sender_and_backlog(webhook_bot):
