@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import (
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+# A PostgreSQL that accepts connections but never answers must end in an error, not a hang.
+# libpq parameters in DATABASE_URL win (`?connect_timeout=5`, `?options=-c statement_timeout=5s`).
+CONNECT_TIMEOUT_S = 10
+# The bot's own statements: the largest (a 100k-recipient INSERT…SELECT) takes seconds.
+# Migrations (the synchronous URL) get none: building an index on a large table may take long.
+STATEMENT_TIMEOUT_MS = 60_000
 
 
 def _backend(url: URL) -> str:
@@ -25,13 +31,27 @@ def _backend(url: URL) -> str:
 
 def async_url(database_url: str) -> URL:
     url = make_url(database_url.replace("postgres://", "postgresql://", 1))
-    return url.set(drivername=_ASYNC_DRIVERS[_backend(url)])
+    return _with_timeouts(url.set(drivername=_ASYNC_DRIVERS[_backend(url)]), statements=True)
 
 
 def sync_url(database_url: str) -> URL:
     """The same database for tools that run synchronously (Alembic)."""
     url = make_url(database_url.replace("postgres://", "postgresql://", 1))
-    return url.set(drivername=_SYNC_DRIVERS[_backend(url)])
+    return _with_timeouts(url.set(drivername=_SYNC_DRIVERS[_backend(url)]), statements=False)
+
+
+def _with_timeouts(url: URL, *, statements: bool) -> URL:
+    """PostgreSQL: a connect timeout, and (for the bot's own work) a statement timeout,
+    unless the URL sets its own."""
+    if _backend(url) != "postgresql":
+        return url
+    query = dict(url.query)
+    query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    options = query.get("options", "")
+    if statements and "statement_timeout" not in str(options):
+        default = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        query["options"] = f"{options} {default}" if options else default
+    return url.set(query=query)
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
