@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# The database figures of /healthz and /metrics are this many seconds old at most: a flood of
+# unauthenticated requests makes one query per interval, never one each (it slowed delivery).
+HEALTH_CACHE_S = 2.0
 
 
 @dataclass
@@ -31,7 +35,11 @@ class HealthReport:
 
 
 class HealthCheck:
-    """Database reachable, scheduler running, sender alive, delivery backlog."""
+    """Database reachable, scheduler running, sender alive, delivery backlog.
+
+    The database figures are cached for `cache_seconds` (one query however many ask at once);
+    the in-process probes are read on every call.
+    """
 
     def __init__(
         self,
@@ -40,32 +48,47 @@ class HealthCheck:
         scheduler_running: Callable[[], bool] | None = None,
         sender_alive: Callable[[], bool] | None = None,
         metrics: Metrics | None = None,
+        cache_seconds: float = HEALTH_CACHE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.scheduler_running = scheduler_running
         self.sender_alive = sender_alive
         self.metrics = metrics
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._database_checks: dict[str, object] | None = None
+        self._checked_at = 0.0
+        self._checking = asyncio.Lock()
 
     async def run(self) -> HealthReport:
-        checks: dict[str, object] = {}
-        ok = True
-        try:
-            async with asyncio.timeout(5):
-                async with self.db.transaction() as session:
-                    backlog = await outbox.backlog_size(session)
-            checks["database"] = "ok"
-            checks["backlog"] = backlog
-            if self.metrics is not None:
-                self.metrics.backlog.set(backlog)
-        except Exception as error:  # any failure means "not healthy"; the reason is reported
-            ok = False
-            checks["database"] = f"unreachable: {type(error).__name__}"
+        checks = dict(await self._cached_database_checks())
+        ok = checks["database"] == "ok"
         for name, probe in (("scheduler", self.scheduler_running), ("sender", self.sender_alive)):
             if probe is not None:
                 running = probe()
                 checks[name] = "running" if running else "stopped"
                 ok = ok and running
         return HealthReport(ok, checks)
+
+    async def _cached_database_checks(self) -> dict[str, object]:
+        async with self._checking:  # whoever waits here gets the figures the first one fetched
+            stale = self.clock() - self._checked_at >= self.cache_seconds
+            if self._database_checks is None or stale:
+                self._database_checks = await self._database_now()
+                self._checked_at = self.clock()
+            return self._database_checks
+
+    async def _database_now(self) -> dict[str, object]:
+        try:
+            async with asyncio.timeout(5):
+                async with self.db.transaction() as session:
+                    backlog = await outbox.backlog_size(session)
+        except Exception as error:  # any failure means "not healthy"; the reason is reported
+            return {"database": f"unreachable: {type(error).__name__}"}
+        if self.metrics is not None:
+            self.metrics.backlog.set(backlog)
+        return {"database": "ok", "backlog": backlog}
 
 
 class WebServer:
@@ -82,6 +105,7 @@ class WebServer:
         self.application = application
         self.secret_token = secret_token
         self.recent_updates = RecentUpdates()
+        self._rendered: tuple[float, bytes] | None = None  # when, what
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -115,8 +139,17 @@ class WebServer:
         )
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        await self.health.run()  # refreshes the backlog gauge
-        return web.Response(body=self.metrics.render(), content_type="text/plain")
+        """The figures as of the health check's interval: rendering them costs milliseconds,
+        so a flood gets the same text again rather than a render each."""
+        asked_at = self.health.clock()
+        if self._metrics_stale(asked_at):
+            await self.health.run()  # refreshes the backlog gauge (itself cached)
+            if self._metrics_stale(asked_at):  # nobody else rendered them meanwhile
+                self._rendered = (self.health.clock(), self.metrics.render())
+        return web.Response(body=self._rendered[1], content_type="text/plain")
+
+    def _metrics_stale(self, now: float) -> bool:
+        return self._rendered is None or now - self._rendered[0] >= self.health.cache_seconds
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

@@ -6,14 +6,16 @@ import asyncio
 import dataclasses
 import logging
 import socket
+import time
 
 import aiohttp
 import pytest
+from sqlalchemy import event
 
 from bot.db.engine import Database
 from bot.metrics import Metrics
 from bot.runtime import Deployment, run_until_signalled
-from bot.web import SECRET_HEADER, WEBHOOK_PATH, HealthCheck, WebServer
+from bot.web import HEALTH_CACHE_S, SECRET_HEADER, WEBHOOK_PATH, HealthCheck, WebServer
 from tests.conftest import compose_against
 
 SECRET = "s3cret-token_for-tests"
@@ -171,3 +173,118 @@ async def test_health_fails_when_the_database_is_unreachable():
     finally:
         await server.stop()
         await broken.dispose()
+
+
+# --- /healthz and /metrics under a flood: cached figures, at most one query per interval -----
+
+
+class CountedBacklogQueries:
+    """Counts the health check's backlog query on an engine (a SQLAlchemy event listener);
+    while `down` is set, every statement fails as if the database were unreachable."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine.sync_engine
+        self.count = 0
+        self.down = False
+        event.listen(self.engine, "before_cursor_execute", self._before)
+
+    def _before(self, _conn, _cursor, statement, *_args) -> None:
+        if self.down:
+            raise ConnectionRefusedError("the database is down")
+        if "count(*)" in statement and "FROM deliveries" in statement:
+            self.count += 1
+
+    def remove(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+
+@pytest.fixture
+def backlog_queries(db):
+    counted = CountedBacklogQueries(db)
+    yield counted
+    counted.remove()
+
+
+async def flood(client: aiohttp.ClientSession, path: str, times: int = 500) -> list[int]:
+    async def get() -> int:
+        async with client.get(path) as response:
+            await response.read()
+            return response.status
+
+    return await asyncio.gather(*(get() for _ in range(times)))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+async def cached_health_server(db, clock, metrics):
+    health = HealthCheck(db, cache_seconds=3, clock=clock, metrics=metrics)
+    server = WebServer(health=health, metrics=metrics)
+    await server.start("127.0.0.1", 0)
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+        yield client
+    await server.stop()
+
+
+async def test_a_flood_of_health_checks_makes_one_query_per_interval(
+    cached_health_server, backlog_queries, clock
+):
+    client = cached_health_server
+    assert await flood(client, "/healthz") == [200] * 500
+    assert await flood(client, "/metrics") == [200] * 500
+    assert backlog_queries.count == 1
+    clock.now += 3
+    assert await flood(client, "/healthz", 100) == [200] * 100
+    assert backlog_queries.count == 2
+
+
+async def test_an_outage_is_reported_within_the_cache_interval(
+    cached_health_server, backlog_queries, clock
+):
+    client = cached_health_server
+    assert (await client.get("/healthz")).status == 200
+    backlog_queries.down = True
+    clock.now += 3
+    statuses = await flood(client, "/healthz", 100)
+    assert statuses == [503] * 100
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "failing" and body["database"].startswith("unreachable")
+    backlog_queries.down = False
+    clock.now += 3
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_metrics_are_rendered_once_per_interval(cached_health_server, clock, metrics):
+    client = cached_health_server
+    assert 'psm_updates_total{kind="message"}' not in await (await client.get("/metrics")).text()
+    metrics.updates.labels("message").inc()
+    assert 'psm_updates_total{kind="message"}' not in await (await client.get("/metrics")).text()
+    clock.now += 3
+    text = await (await client.get("/metrics")).text()
+    assert 'psm_updates_total{kind="message"} 1.0' in text
+    assert "psm_delivery_backlog 0.0" in text
+
+
+async def test_the_shipped_health_check_is_cheap_under_a_flood(webhook_bot, backlog_queries):
+    started = time.monotonic()
+    statuses = await flood(webhook_bot, "/healthz") + await flood(webhook_bot, "/metrics")
+    elapsed = time.monotonic() - started
+    assert statuses == [200] * 1000
+    # one query per cache interval at most, however long the flood took on a busy machine
+    assert backlog_queries.count <= elapsed / HEALTH_CACHE_S + 2
