@@ -19,7 +19,7 @@ async def test_demo_plays_the_scripted_conversation(tmp_path):
     assert "Grazie per il tuo parere!" in transcript
     assert "Ora segui: S4.3 · Rete delle scuole di sostenibilità (7 CEA)" in transcript
     assert "Lo stato è passato da «sospesa» a «in corso»." in transcript
-    assert "Done: you now follow Adapt to climate change." in transcript
+    assert "Done: you now follow S4 · Adapt to climate change." in transcript
     assert "Done: you no longer follow anything (2 subscriptions removed)" in transcript
     assert "every request valid for Bot API" in transcript
 
