@@ -69,7 +69,11 @@ def build_sender(
         settings.require_token(),
         base_url=api_base,
         base_file_url=base_file_url or _file_url_for(api_base),
-        request=AiohttpRequest(connection_limit=config.concurrency),
+        request=AiohttpRequest(
+            connection_limit=config.concurrency,
+            connect_timeout=config.connect_timeout_s,
+            read_timeout=config.read_timeout_s,
+        ),
     )
     return Sender(db, bot, config, metrics=metrics)
 

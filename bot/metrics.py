@@ -19,6 +19,21 @@ class Metrics:
         self.rate_limited = Counter(
             "psm_telegram_429_total", "Answers 429 (Too Many Requests)", registry=self.registry
         )
+        self.token_refused = Counter(
+            "psm_telegram_401_total",
+            "Answers 401 Unauthorized (the bot token refused: sending stops until it works)",
+            registry=self.registry,
+        )
+        self.sending_stopped = Gauge(
+            "psm_sender_token_refused",
+            "1 while Telegram refuses the bot token and nothing is sent",
+            registry=self.registry,
+        )
+        self.sender_restarts = Counter(
+            "psm_sender_restarts_total",
+            "Times the sender ended unexpectedly and was started again",
+            registry=self.registry,
+        )
         self.feed_polls = Counter(
             "psm_feed_polls_total", "Feed polls", ["result"], registry=self.registry
         )

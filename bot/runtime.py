@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,12 +103,43 @@ async def sending(sender: Sender | None) -> AsyncIterator[asyncio.Task | None]:
         return
     stop = asyncio.Event()
     async with sender.bot:
-        task = asyncio.create_task(sender.run_forever(stop), name="delivery-sender")
+        task = asyncio.create_task(supervised(sender, stop), name="delivery-sender")
         try:
             yield task
         finally:
             stop.set()
             await task
+
+
+RESTART_DELAY_CAP_S = 60.0
+
+
+async def supervised(sender: Sender, stop: asyncio.Event) -> None:
+    """The sender until `stop`. If it ends any other way (an error nobody foresaw), the error
+    is logged and it starts again, waiting longer after each quick failure: a process that is
+    up is a process that sends."""
+    loop = asyncio.get_running_loop()
+    delay = sender.config.restart_delay_s
+    while True:
+        started = loop.time()
+        try:
+            await sender.run_forever(stop)
+        except Exception:
+            if stop.is_set():
+                log.exception("the sender failed while stopping")
+                return
+            log.exception("the sender stopped unexpectedly; started again in %.1f s", delay)
+        else:
+            if stop.is_set():
+                return
+            log.error("the sender ended without being stopped; started again in %.1f s", delay)
+        if sender.metrics is not None:
+            sender.metrics.sender_restarts.inc()
+        if loop.time() - started > RESTART_DELAY_CAP_S:
+            delay = sender.config.restart_delay_s  # it had been running: not a failure loop
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, RESTART_DELAY_CAP_S)
 
 
 @dataclass
@@ -166,7 +197,12 @@ async def run_until_signalled(
         health = HealthCheck(
             db,
             scheduler_running=lambda: application.job_queue.scheduler.running,
-            sender_alive=(lambda: not sender_task.done()) if sender_task else None,
+            # Sending, not merely alive: a refused token (401) fails the check until it works.
+            sender_alive=(
+                (lambda: not sender_task.done() and not sender.token_refused)
+                if sender_task
+                else None
+            ),
             metrics=metrics,
         )
         server = WebServer(

@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.delivery.outcomes import Verdict, backoff, decide
 from bot.delivery.planning import plan_jobs
 from bot.delivery.ratelimit import SAFETY_MARGIN, RateLimiter
+from bot.delivery.transport import (
+    AnswerLost,
+    AnswerTimedOut,
+    ConnectTimedOut,
+    NotSent,
+    UnexpectedAnswer,
+)
 from bot.services import timing
 from bot.services.outbox import Claimed
 
@@ -96,8 +112,30 @@ def test_decisions_for_telegram_errors():
     migrated = decide(ChatMigrated(-100123), 0, **args)
     assert (migrated.verdict, migrated.new_chat_id) == (Verdict.MIGRATED, -100123)
     assert decide(NetworkError("Bad Gateway"), 0, **args).verdict is Verdict.RETRY
-    assert decide(TimedOut(), 3, **args).verdict is Verdict.RETRY
-    assert decide(TimedOut(), 4, **args).verdict is Verdict.FAILED
+    assert decide(NetworkError("Bad Gateway"), 4, **args).verdict is Verdict.FAILED
+
+
+def test_what_proves_nothing_was_sent_is_retried_and_what_may_have_been_sent_is_in_doubt():
+    args = {"max_attempts": 5, "base_s": 2.0, "cap_s": 600.0}
+    for not_sent in (NotSent("connection refused"), ConnectTimedOut("connect timeout")):
+        assert decide(not_sent, 0, **args).verdict is Verdict.RETRY
+        assert decide(not_sent, 4, **args).verdict is Verdict.FAILED
+    assert decide(NetworkError("Internal Server Error"), 0, **args).verdict is Verdict.RETRY
+    maybe_sent = [
+        AnswerLost("connection dropped"),
+        AnswerTimedOut("read timeout"),
+        TimedOut(),  # a timeout that does not say when it struck
+        UnexpectedAnswer(200, b"<html>proxy</html>"),
+        TelegramError("Invalid server response"),
+        KeyError("result"),
+    ]
+    for error in maybe_sent:
+        decision = decide(error, 0, **args)
+        assert decision.verdict is Verdict.IN_DOUBT, error
+        assert decision.reason
+    refused = decide(UnexpectedAnswer(413, b"<html>Request Entity Too Large</html>"), 0, **args)
+    assert refused.verdict is Verdict.FAILED and "413" in refused.reason
+    assert decide(InvalidToken("Unauthorized"), 0, **args).verdict is Verdict.UNAUTHORIZED
 
 
 def test_backoff_doubles_up_to_the_cap():

@@ -9,13 +9,14 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken
 
 from bot.db.engine import Database
 from bot.db.models import DeliveryState, Notification, utcnow
@@ -49,6 +50,12 @@ class SenderConfig:
     retry_cap_s: float = 600.0
     group_above: int = 3
     idle_sleep_s: float = 1.0
+    connect_timeout_s: float = 5.0
+    # How long an answer may take once the request is written; then the delivery is in doubt
+    # (Telegram may have shown it) and is not sent again.
+    read_timeout_s: float = 10.0
+    token_probe_s: float = 30.0  # after a 401, getMe this often until the token works again
+    restart_delay_s: float = 1.0  # a sender that ended unexpectedly starts again after this
 
     def limiter(self) -> RateLimiter:
         rate = PAID_BROADCAST_PER_SECOND if self.paid_broadcast else self.messages_per_second
@@ -126,10 +133,52 @@ class Sender:
         self._wake = asyncio.Event()
         self._texts: dict[tuple[int, str], render.Rendered] = {}
         self._stop: asyncio.Event | None = None
+        # Monotonic time of the last 401 or getMe probe while Telegram refuses the token.
+        self._token_refused_at: float | None = None
 
     def wake(self) -> None:
         """New notifications are waiting: don't sleep until the next poll."""
         self._wake.set()
+
+    @property
+    def token_refused(self) -> bool:
+        """Telegram answered 401 Unauthorized: nothing is sent until getMe works again."""
+        return self._token_refused_at is not None
+
+    def _refuse_token(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.token_refused.inc()
+            self.metrics.sending_stopped.set(1)
+        if self._token_refused_at is None:
+            log.error(
+                "Telegram refuses the bot token (401, %s): sending stops and what was claimed "
+                "is handed back; getMe is tried every %.0f s",
+                reason,
+                self.config.token_probe_s,
+            )
+        self._token_refused_at = time.monotonic()
+
+    async def _token_works(self) -> bool:
+        """False while the token is refused; every `token_probe_s` a getMe tells whether it
+        works again."""
+        if self._token_refused_at is None:
+            return True
+        if time.monotonic() - self._token_refused_at < self.config.token_probe_s:
+            return False
+        try:
+            await self.bot.get_me()
+        except InvalidToken as error:
+            self._refuse_token(error.message)
+            return False
+        except Exception as error:  # no answer about the token (Telegram unreachable)
+            log.warning("getMe failed (%s); asking again shortly", error)
+            self._token_refused_at = time.monotonic()
+            return False
+        self._token_refused_at = None
+        if self.metrics is not None:
+            self.metrics.sending_stopped.set(0)
+        log.warning("the bot token works again: sending resumes")
+        return True
 
     async def recover(self) -> int:
         """Hand back what stopped senders had claimed; returns the deliveries left in doubt."""
@@ -155,6 +204,8 @@ class Sender:
 
     async def run_once(self) -> int:
         """Target due notifications, then claim and send one batch. Returns deliveries handled."""
+        if not await self._token_works():
+            return 0
         now = self.clock()
         async with self.db.transaction() as session:
             await self._heartbeat(session)
@@ -173,7 +224,10 @@ class Sender:
     async def run_until_idle(self, *, wait_s: float = 0.0, max_rounds: int = 10_000) -> None:
         """Send everything due now, and what becomes due (retries) within `wait_s` seconds."""
         for _ in range(max_rounds):
-            if await self.run_once():
+            handled = await self.run_once()
+            if self.token_refused:  # what was claimed is handed back
+                raise InvalidToken("Telegram refuses the bot token (401 Unauthorized)")
+            if handled:
                 continue
             async with self.db.transaction() as session:
                 next_due = await outbox.next_due_at(session)
@@ -213,7 +267,7 @@ class Sender:
         window = max(1, self.config.concurrency)
         for start in range(0, len(jobs), window):
             batch = jobs[start : start + window]
-            stopping = self._stop is not None and self._stop.is_set()
+            stopping = self.token_refused or (self._stop is not None and self._stop.is_set())
             async with self.db.transaction() as session:
                 await self._write(session, outcomes_so_far, effects)
                 if stopping:
@@ -243,11 +297,22 @@ class Sender:
     async def _send_job(
         self, job: Job, notifications: dict[int, Notification]
     ) -> tuple[list[Outcome], _Effect | None]:
+        """One job's requests. Whatever goes wrong becomes this job's outcome (an unforeseen
+        error: in doubt, with its reason), never the end of the round."""
+        try:
+            return await self._attempt(job, notifications)
+        except Exception as error:
+            log.exception("delivery to %s: unexpected error", job.chat_id)
+            return self._failure(job, error)
+
+    async def _attempt(
+        self, job: Job, notifications: dict[int, Notification]
+    ) -> tuple[list[Outcome], _Effect | None]:
         rendered = self._render(job, notifications)
         shown = 0  # messages already on the recipient's screen
         if rendered.media:
             sent = await self._send_media(job, rendered.media, rendered.buttons)
-            if isinstance(sent, TelegramError):
+            if isinstance(sent, Exception):
                 return self._failure(job, sent)
             if isinstance(sent, Message):
                 if rendered.media.caption is not None:
@@ -267,7 +332,7 @@ class Sender:
                     ),
                     allow_paid_broadcast=True if self.config.paid_broadcast else None,
                 )
-            except TelegramError as error:
+            except Exception as error:  # any answer, even one nobody foresaw
                 if index + shown == 0:
                     return self._failure(job, error)
                 # Earlier parts were shown: sending again would repeat them.
@@ -277,7 +342,7 @@ class Sender:
 
     async def _send_media(
         self, job: Job, media: render.Media, buttons: list[list[tuple[str, str]]]
-    ) -> Message | TelegramError | None:
+    ) -> Message | Exception | None:
         """The photo or document, captioned or followed by the text; None when Telegram cannot
         use the file (then the text goes alone)."""
         await self.limiter.wait_turn(job.chat_id)
@@ -294,7 +359,7 @@ class Sender:
                 log.info("file not usable for %s (%s): sending text", job.chat_id, error.message)
                 return None
             return error
-        except TelegramError as error:
+        except Exception as error:
             return error
 
     def _sent(
@@ -332,9 +397,9 @@ class Sender:
             buttons = render.notification_buttons(notification, delivery.delivery_id)
             return dataclasses.replace(shared, buttons=buttons)
 
-    def _partial(
-        self, job: Job, sent_parts: int, total: int, error: TelegramError
-    ) -> list[Outcome]:
+    def _partial(self, job: Job, sent_parts: int, total: int, error: Exception) -> list[Outcome]:
+        if isinstance(error, InvalidToken):
+            self._refuse_token(error.message)
         log.error(
             "delivery to %s stopped after part %d of %d: %s", job.chat_id, sent_parts, total, error
         )
@@ -344,7 +409,7 @@ class Sender:
             for d in job.deliveries
         ]
 
-    def _failure(self, job: Job, error: TelegramError) -> tuple[list[Outcome], _Effect | None]:
+    def _failure(self, job: Job, error: Exception) -> tuple[list[Outcome], _Effect | None]:
         config = self.config
         decision = outcomes.decide(
             error,
@@ -367,6 +432,12 @@ class Sender:
         elif decision.verdict is Verdict.MIGRATED:
             state, counted = DeliveryState.PENDING, False
             effect = _Effect(job.subscriber_id, decision.verdict, decision.new_chat_id)
+        elif decision.verdict is Verdict.UNAUTHORIZED:  # Telegram did nothing: handed back
+            self._refuse_token(decision.reason)
+            state, counted = DeliveryState.PENDING, False
+        elif decision.verdict is Verdict.IN_DOUBT:  # like a crash mid-request: never resent
+            state, retry_at, counted = DeliveryState.IN_DOUBT, None, True
+            log.warning("delivery to %s in doubt, not resent: %s", job.chat_id, decision.reason)
         else:
             state, retry_at, counted = DeliveryState.FAILED, None, True
             if decision.verdict in (Verdict.BLOCKED, Verdict.GONE):

@@ -3,14 +3,55 @@
 PTB's default transport (httpx) spends most of a broadcast's CPU in its connection pool's
 bookkeeping; aiohttp's connector keeps the sender near the stand-in's own speed. Text-only:
 the sender never uploads files (the interactive bot keeps PTB's default transport).
+
+Its errors say whether Telegram may have acted, which decides whether a delivery may be sent
+again: `NotSent` (no connection was made: nothing left this machine), `AnswerLost` (the request
+was written but no whole answer came back: it may have been carried out) and
+`UnexpectedAnswer` (an answer that is not the Bot API's, e.g. a proxy's HTML page).
 """
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+# Answers the Bot API gives with a JSON error body, which PTB turns into its errors. Any other
+# status below 500 comes from something else (a proxy) and is not retried.
+BOT_API_ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 429})
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
+_SHOWN_BYTES = 120
+
+
+class NotSent(NetworkError):
+    """No connection to Telegram was made: the request never left; safe to send again."""
+
+
+class ConnectTimedOut(NotSent, TimedOut):
+    """Connecting took longer than the connect timeout."""
+
+
+class AnswerLost(NetworkError):
+    """The request was written, but no whole answer came back (connection dropped): Telegram
+    may have carried it out."""
+
+
+class AnswerTimedOut(AnswerLost, TimedOut):
+    """The request was written and the answer did not come within the read timeout."""
+
+
+class UnexpectedAnswer(TelegramError):
+    """An HTTP answer that is not the Bot API's. With a 2xx status the request reached
+    something that claims success, so Telegram may have carried it out (`maybe_sent`)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        shown = body[:_SHOWN_BYTES].decode("utf-8", "replace").strip() or "empty body"
+        super().__init__(f"unexpected answer from Telegram (HTTP {status}): {shown}")
+        self.status = status
+        self.maybe_sent = 200 <= status <= 299
 
 
 def _value(timeout, default: float | None) -> float | None:
@@ -64,9 +105,34 @@ class AiohttpRequest(BaseRequest):
         )
         data = request_data.json_parameters if request_data is not None else None
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
+            async with self._session.request(
+                method, url, data=data, timeout=timeout, allow_redirects=False
+            ) as response:
+                status, body = response.status, await response.read()
+        except _CONNECT_ERRORS as error:
+            not_sent = ConnectTimedOut if isinstance(error, TimeoutError) else NotSent
+            raise not_sent(f"not sent: {error!r}") from error
         except TimeoutError as error:
-            raise TimedOut from error
+            raise AnswerTimedOut("no answer within the read timeout") from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp: {error!r}") from error
+            raise AnswerLost(f"answer lost: {error!r}") from error
+        return _checked(status, body)
+
+
+def _checked(status: int, body: bytes) -> tuple[int, bytes]:
+    """The answer, if it is one the Bot API gives; UnexpectedAnswer otherwise (5xx are left to
+    PTB: a server error, retried)."""
+    if 200 <= status <= 299:
+        if not _is_bot_api_result(body):
+            raise UnexpectedAnswer(status, body)
+    elif status < 500 and status not in BOT_API_ERROR_STATUSES:
+        raise UnexpectedAnswer(status, body)
+    return status, body
+
+
+def _is_bot_api_result(body: bytes) -> bool:
+    try:
+        answer = json.loads(body)
+    except ValueError:  # includes a body that is not UTF-8
+        return False
+    return isinstance(answer, dict) and answer.get("ok") is True and "result" in answer

@@ -101,7 +101,7 @@ class RandomFault:
 @dataclass
 class Storm:
     """Every ``every_s`` seconds, ``lasting_s`` seconds in which every send is answered 429
-    with the time left as ``retry_after``; the first storm ends one period after it was set."""
+    with the time left as ``retry_after``; the first storm starts when it is set."""
 
     every_s: float
     lasting_s: float
@@ -114,10 +114,9 @@ class Storm:
         if self.method is not None and self.method != method.lower():
             return None
         into_period = (now - self.started) % self.every_s
-        storm_starts = self.every_s - self.lasting_s
-        if into_period < storm_starts:
+        if into_period >= self.lasting_s:
             return None
-        return max(1, math.ceil(self.every_s - into_period))
+        return max(1, math.ceil(self.lasting_s - into_period))
 
 
 class FaultInjector:

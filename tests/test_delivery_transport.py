@@ -1,0 +1,85 @@
+"""The sender's transport tells apart a request that never left from one that may have
+reached Telegram, against the stand-in's fault modes and a port nobody listens on."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import telegram
+from telegram.error import InvalidToken, NetworkError
+
+from bot.delivery.transport import (
+    AiohttpRequest,
+    AnswerLost,
+    AnswerTimedOut,
+    NotSent,
+    UnexpectedAnswer,
+)
+
+
+@pytest.fixture
+async def sender_bot(sandbox):
+    sandbox.user(1001, "Anna")
+    request = AiohttpRequest(read_timeout=0.5, connect_timeout=2)
+    async with telegram.Bot(sandbox.token, base_url=sandbox.base_url, request=request) as bot:
+        yield bot
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_connection_refused_means_not_sent():
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NotSent):
+            await request.post(f"http://127.0.0.1:{closed_port()}/botX/getMe")
+    finally:
+        await request.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["drop_before", "drop_after"])
+async def test_a_connection_dropped_after_the_request_was_written_may_have_been_sent(
+    sandbox, sender_bot, mode
+):
+    sandbox.fail_next("sendMessage", mode=mode)
+    with pytest.raises(AnswerLost) as raised:
+        await sender_bot.send_message(1001, "x")
+    assert not isinstance(raised.value, NotSent)
+
+
+async def test_an_answer_later_than_the_read_timeout_may_have_been_sent(sandbox, sender_bot):
+    sandbox.fail_next("sendMessage", mode="hang_after", hang_s=5)
+    with pytest.raises(AnswerTimedOut):
+        await sender_bot.send_message(1001, "x")
+    assert len(sandbox.user(1001).bot_messages) == 1
+
+
+async def test_a_200_that_is_not_the_bot_api_answer_is_unexpected(sandbox, sender_bot):
+    sandbox.fail_next("sendMessage", mode="not_json")
+    with pytest.raises(UnexpectedAnswer) as raised:
+        await sender_bot.send_message(1001, "x")
+    assert raised.value.maybe_sent and "HTTP 200" in raised.value.message
+    assert "Service temporarily unavailable" in raised.value.message
+
+
+async def test_unknown_error_codes_are_unexpected_and_not_sent(sandbox, sender_bot):
+    sandbox.fail_next("sendMessage", error_code=418, description="I'm a teapot")
+    with pytest.raises(UnexpectedAnswer) as raised:
+        await sender_bot.send_message(1001, "x")
+    assert not raised.value.maybe_sent and "418" in raised.value.message
+
+
+async def test_server_errors_and_401_keep_their_meaning(sandbox, sender_bot):
+    sandbox.fail_next("sendMessage", error_code=500)
+    with pytest.raises(NetworkError, match="Internal Server Error") as raised:
+        await sender_bot.send_message(1001, "x")
+    assert not isinstance(raised.value, AnswerLost | NotSent)
+    sandbox.fail_next("sendMessage", error_code=401)
+    with pytest.raises(InvalidToken):
+        await sender_bot.send_message(1001, "x")
+    assert (await sender_bot.send_message(1001, "ok")).text == "ok"
