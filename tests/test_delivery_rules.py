@@ -196,3 +196,38 @@ def test_plan_groups_bursts_and_digests_and_interleaves_recipients():
         (3, 2, True, True),
         (2, 1, False, False),
     ]
+
+
+class FakeSharedPause:
+    """What the other senders recorded, as the limiter sees it."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        self.clock = clock
+        self.until = 0.0
+        self.announced: list[float] = []
+
+    def announce(self, seconds: float) -> None:
+        self.announced.append(seconds)
+
+    async def remaining(self) -> float:
+        return max(0.0, self.until - self.clock.now)
+
+
+async def test_a_pause_another_sender_recorded_holds_back_every_release():
+    clock = FakeTime()
+    shared = FakeSharedPause(clock)
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep, shared=shared)
+    await limiter.wait_turn(1)
+    shared.until = clock.now + 40  # another sender got a 429 with retry_after 40
+    await limiter.wait_turn(2)
+    assert clock.now == pytest.approx(140.0)
+    limiter.pause(7)  # a 429 here: the others are told
+    assert shared.announced == [7]
+
+
+def test_two_senders_each_keep_a_margin_for_independent_delays():
+    limiter = RateLimiter(30)
+    limiter.share(2)
+    assert limiter._per_window == 15 and limiter._window > SAFETY_MARGIN
+    limiter.share(1)
+    assert limiter._window == SAFETY_MARGIN

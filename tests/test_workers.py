@@ -15,6 +15,7 @@ from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber,
 from bot.delivery.sender import dead_local_workers
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
+from tests.conftest import eventually
 from tests.processes import start_deliver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,30 +91,7 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
     sandbox.set_flood_limits(global_per_second=TELEGRAM_LIMIT, per_chat_per_second=1)
     gc.collect()
     gc.freeze()  # 10,000 users' objects: no full collection stalls the stand-in meanwhile
-    async with db.transaction() as session:
-        rows = range(first_user, first_user + RECIPIENTS)
-        await session.execute(
-            insert(Subscriber),
-            [
-                {"id": i, "telegram_user_id": i, "chat_id": i, "language": "it", "active": True}
-                for i in rows
-            ],
-        )
-        await session.execute(
-            insert(Subscription),
-            [{"subscriber_id": i, "target_kind": "zone", "target_id": "genova"} for i in rows],
-        )
-        await outbox.enqueue(
-            session,
-            NewNotification(
-                kind=NotificationKind.BROADCAST,
-                source_key="two-workers",
-                template="text",
-                payload={"html": "Metropoli Strategiche: incontro pubblico"},
-                tags=[("zone", "genova")],
-                with_feedback=False,
-            ),
-        )
+    await subscribe_and_broadcast(db, range(first_user, first_user + RECIPIENTS), "two-workers")
     try:
         processes = [await start_deliver(database_url, sandbox, TOTAL_RATE) for _ in range(2)]
         for process in processes:
@@ -139,3 +117,150 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
         len(sandbox.user(u).bot_messages) for u in range(first_user, first_user + RECIPIENTS)
     ]
     assert set(received) == {1}  # nobody twice, nobody left out
+
+
+async def subscribe_and_broadcast(db, users: range, *source_keys: str) -> None:
+    """Subscribers `users` (Genova zone) and one broadcast to them per source key."""
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Subscriber),
+            [
+                {"id": i, "telegram_user_id": i, "chat_id": i, "language": "it", "active": True}
+                for i in users
+            ],
+        )
+        await session.execute(
+            insert(Subscription),
+            [{"subscriber_id": i, "target_kind": "zone", "target_id": "genova"} for i in users],
+        )
+        for source_key in source_keys:
+            await outbox.enqueue(
+                session,
+                NewNotification(
+                    kind=NotificationKind.BROADCAST,
+                    source_key=source_key,
+                    template="text",
+                    payload={"html": f"Metropoli Strategiche: incontro pubblico ({source_key})"},
+                    tags=[("zone", "genova")],
+                    with_feedback=False,
+                ),
+            )
+
+
+async def workers_that_sent(db) -> int:
+    async with db.transaction() as session:
+        query = select(func.count(func.distinct(Delivery.claimed_by))).where(
+            Delivery.state == DeliveryState.SENT
+        )
+        return await session.scalar(query) or 0
+
+
+def sends(sandbox, *, ok: bool) -> list[float]:
+    """When the stand-in answered each sendMessage that succeeded (ok) or failed."""
+    return [call.at for call in sandbox.calls if call.method == "sendMessage" and call.ok == ok]
+
+
+RETRY_AFTER = 40
+# Requests another worker had already released when the 429 came may still arrive meanwhile.
+IN_FLIGHT_GRACE_S = 2.0
+
+
+async def test_a_40_second_retry_after_with_two_workers(backend, database_url, db, sandbox):
+    """The 429 pauses both workers for the whole retry_after, and neither takes over the
+    other's rows while it waits: nobody receives the broadcast twice."""
+    if backend != "postgresql":
+        pytest.skip("several senders need PostgreSQL (row locks with SKIP LOCKED)")
+    users = range(6_000_000, 6_001_200)  # more than one claim (500 rows): both workers busy
+    for user_id in users:
+        sandbox.user(user_id, language_code="it")
+    await subscribe_and_broadcast(db, users, "long-429")
+    processes = [
+        await start_deliver(database_url, sandbox, 200, wait_s=3 * RETRY_AFTER) for _ in range(2)
+    ]
+    assert await eventually(lambda: _both_busy(db), timeout=60)
+    sandbox.fail_next("sendMessage", error_code=429, retry_after=RETRY_AFTER)
+    for process in processes:
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=6 * RETRY_AFTER)
+        assert process.returncode == 0, errors.decode()
+
+    received = [len(sandbox.user(u).bot_messages) for u in users]
+    assert max(received) == 1, f"{sum(n > 1 for n in received)} people received it twice"
+    assert set(received) == {1}
+    async with db.transaction() as session:
+        assert set(await session.scalars(select(Delivery.state).distinct())) == {"sent"}
+    [paused_at] = sends(sandbox, ok=False)
+    during_pause = [at - paused_at for at in sends(sandbox, ok=True) if paused_at < at]
+    during_pause = [after for after in during_pause if after < RETRY_AFTER]
+    early = [after for after in during_pause if after > IN_FLIGHT_GRACE_S]
+    assert early == [], f"{len(early)} sends before retry_after had passed"
+    assert len(during_pause) <= 2 * 8  # at most the two windows already in flight
+
+
+async def _both_busy(db) -> bool:
+    return await workers_that_sent(db) == 2
+
+
+async def test_two_workers_stay_under_telegrams_limits(backend, database_url, db, sandbox):
+    """At Telegram's 30 messages a second, two workers together stay under the overall limit
+    and under one message a second per chat (everyone receives two broadcasts)."""
+    if backend != "postgresql":
+        pytest.skip("several senders need PostgreSQL (row locks with SKIP LOCKED)")
+    users = range(8_000_000, 8_000_450)
+    for user_id in users:
+        sandbox.user(user_id, language_code="it")
+    sandbox.set_flood_limits(global_per_second=30, per_chat_per_second=1)
+    await subscribe_and_broadcast(db, users, "first", "second")
+    processes = [await start_deliver(database_url, sandbox, 30, wait_s=30) for _ in range(2)]
+    for process in processes:
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=180)
+        assert process.returncode == 0, errors.decode()
+
+    rate_limited = sends(sandbox, ok=False)
+    assert rate_limited == [], f"{len(rate_limited)} × 429"
+    assert {len(sandbox.user(u).bot_messages) for u in users} == {2}
+    assert await workers_that_sent(db) == 2
+
+
+async def _claimed_by(db, worker: str, count: int) -> list[int]:
+    await subscribe_and_broadcast(db, range(1, count + 1), "claimed")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    async with db.transaction() as session:
+        await workers.heartbeat(session, worker, now)
+        await outbox.target_due(session, now)
+        claim = await outbox.claim_due(session, now, worker=worker)
+    return sorted(item.delivery_id for item in claim.claimed)
+
+
+async def test_a_worker_sends_only_rows_it_still_holds(db):
+    ids = await _claimed_by(db, "slow", 2)
+    later = datetime.now(UTC) + workers.STALE_AFTER * 2
+    async with db.transaction() as session:
+        assert await workers.recover_abandoned(session, later) == (2, 0)  # taken for stopped
+    async with db.transaction() as session:
+        assert await outbox.mark_sending(session, ids, worker="slow") == set()
+        await workers.heartbeat(session, "other", later)
+        claim = await outbox.claim_due(session, later, worker="other")
+        assert await outbox.mark_sending(session, ids, worker="other") == set(ids)
+    assert len(claim.claimed) == 2
+
+
+async def test_after_a_failed_round_a_worker_hands_back_what_it_held(db):
+    first, second, third = await _claimed_by(db, "me", 3)
+    async with db.transaction() as session:
+        await outbox.mark_sending(session, [first, second], worker="me")
+    async with db.transaction() as session:
+        # The request for `first` went out unanswered; `second` was marked but never sent.
+        assert await workers.hand_back(session, "me", {first}) == (2, 1)
+        states = dict((await session.execute(select(Delivery.id, Delivery.state))).all())
+    assert states == {first: "in_doubt", second: "pending", third: "pending"}
+
+
+async def test_the_longest_pause_is_shared(db):
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with db.transaction() as session:
+        assert await workers.paused_until(session) is None
+        await workers.pause_all(session, now + timedelta(seconds=40))
+    async with db.transaction() as session:
+        await workers.pause_all(session, now + timedelta(seconds=5))
+    async with db.transaction() as session:
+        assert await workers.paused_until(session) == now + timedelta(seconds=40)

@@ -252,6 +252,16 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DeliveryPause(Base):
+    """A pause Telegram asked for (429 retry_after), shared by every sender: none sends
+    before `paused_until`."""
+
+    __tablename__ = "delivery_pauses"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "all": the whole bot
+    paused_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     # Waiting for the subscriber's daily or weekly digest.

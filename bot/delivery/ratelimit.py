@@ -5,7 +5,9 @@ released, so a stalled event loop cannot turn into a burst. Overall: at most `pe
 releases in any window of SAFETY_MARGIN seconds (Telegram counts arrivals, and requests arrive
 with some jitter), spaced at least half the nominal interval apart; the achieved rate is about
 98% of the configured one. Per chat: one message per `per_chat_interval_s` (groups: per
-`group_interval_s`, 20 a minute), with the same margin.
+`group_interval_s`, 20 a minute), with the same margin. A 429 pauses every release for its
+retry_after; with a `shared` pause, the other senders pause too, and a pause any of them
+recorded is honoured before each release.
 """
 
 from __future__ import annotations
@@ -15,8 +17,20 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 SAFETY_MARGIN = 1.02
+# Several senders are several processes, delayed independently on their way to Telegram: each
+# one's window is longer by this much, so their arrivals together stay under the limit.
+SHARED_JITTER_S = 0.05
+
+
+class SharedPause(Protocol):
+    """Pauses shared with the other senders (see delivery/shared_pause.py)."""
+
+    def announce(self, seconds: float) -> None: ...
+
+    async def remaining(self) -> float: ...
 
 
 class RateLimiter:
@@ -28,9 +42,10 @@ class RateLimiter:
         group_interval_s: float | None = 3.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedPause | None = None,
     ) -> None:
+        self._shared = shared
         self._per_second = per_second
-        self._window = SAFETY_MARGIN
         self.share(1)
         self._chat_interval = (per_chat_interval_s or 0.0) * SAFETY_MARGIN
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
@@ -44,6 +59,7 @@ class RateLimiter:
 
     def share(self, workers: int) -> None:
         """Several senders share the bot's overall limit: this one gets 1/workers of it."""
+        self._window = SAFETY_MARGIN + (SHARED_JITTER_S if workers > 1 else 0.0)
         rate = self._per_second / max(1, workers) if self._per_second else None
         self._per_window = max(1, math.floor(rate)) if rate else None
         self._min_spacing = 0.5 / rate if rate else 0.0
@@ -52,13 +68,27 @@ class RateLimiter:
         while True:
             now = self._clock()
             ready = self._ready_at(chat_id, now)
-            if now >= ready:
-                self._release(chat_id, now)
-                return
-            await self._sleep(ready - now)
+            if now < ready:
+                await self._sleep(ready - now)
+                continue
+            if self._shared is not None:
+                remaining = await self._shared.remaining()
+                if remaining > 0:
+                    self._pause_here(remaining)
+                    continue
+                now = self._clock()  # another waiter may have been released meanwhile
+                if self._ready_at(chat_id, now) > now:
+                    continue
+            self._release(chat_id, now)
+            return
 
     def pause(self, seconds: float) -> None:
-        """Telegram said 429: nothing goes out for `seconds`."""
+        """Telegram said 429: nothing goes out for `seconds`, from any sender sharing it."""
+        self._pause_here(seconds)
+        if self._shared is not None:
+            self._shared.announce(seconds)
+
+    def _pause_here(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def _ready_at(self, chat_id: int, now: float) -> float:

@@ -5,13 +5,14 @@ see services/workers.py for ownership, recovery and the shared rate."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from bot.delivery import outcomes, render
 from bot.delivery.outcomes import Verdict
 from bot.delivery.planning import Job, plan_jobs
 from bot.delivery.ratelimit import RateLimiter
+from bot.delivery.shared_pause import DATABASE_UNAVAILABLE, SharedPause, describe
 from bot.i18n import use_locale
 from bot.metrics import Metrics
 from bot.services import outbox, subscriptions, workers
@@ -33,6 +35,7 @@ from bot.telegram_errors import is_unusable_file
 log = logging.getLogger(__name__)
 
 PAID_BROADCAST_PER_SECOND = 1000.0
+OUTAGE_RETRY_CAP_S = 10.0  # while the database is unavailable, try again at least this often
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,13 @@ class SenderConfig:
     token_probe_s: float = 30.0  # after a 401, getMe this often until the token works again
     restart_delay_s: float = 1.0  # a sender that ended unexpectedly starts again after this
 
-    def limiter(self) -> RateLimiter:
+    def limiter(self, shared: SharedPause | None = None) -> RateLimiter:
         rate = PAID_BROADCAST_PER_SECOND if self.paid_broadcast else self.messages_per_second
         return RateLimiter(
             rate,
             per_chat_interval_s=self.per_chat_interval_s,
             group_interval_s=self.group_interval_s,
+            shared=shared,
         )
 
 
@@ -128,11 +132,15 @@ class Sender:
         self.config = config or SenderConfig()
         self.clock = clock
         self.worker_id = worker_id or new_worker_id()
-        self.limiter = self.config.limiter()
+        self.limiter = self.config.limiter(SharedPause(db))
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._texts: dict[tuple[int, str], render.Rendered] = {}
         self._stop: asyncio.Event | None = None
+        # What a failed round leaves to be written once the database answers again: outcomes
+        # known but not recorded, and the deliveries whose requests went out unanswered.
+        self._unwritten: tuple[list[Outcome], list[_Effect]] = ([], [])
+        self._attempted: set[int] = set()
         # Monotonic time of the last 401 or getMe probe while Telegram refuses the token.
         self._token_refused_at: float | None = None
 
@@ -202,6 +210,64 @@ class Sender:
         live = await workers.heartbeat(session, self.worker_id, self.clock())
         self.limiter.share(live)
 
+    @contextlib.asynccontextmanager
+    async def _kept_alive(self) -> AsyncIterator[None]:
+        """Heartbeats in the background for the block, so that a long wait (a retry_after, the
+        rate limiter, a slow answer) never makes the other workers take this one for stopped."""
+        task = asyncio.create_task(self._heartbeats(), name="sender-heartbeat")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(workers.HEARTBEAT_EVERY.total_seconds())
+            try:
+                async with self.db.transaction() as session:
+                    await self._heartbeat(session)
+            except DATABASE_UNAVAILABLE as error:
+                log.warning("heartbeat not recorded: %s", describe(error))
+
+    async def _hand_back(self) -> None:
+        """After a failed round: the outcomes known are written; what this sender still held
+        goes back to pending, except requests that went out without an answer (in doubt)."""
+        outcomes_, effects = self._unwritten
+        try:
+            async with self.db.transaction() as session:
+                await self._write(session, outcomes_, effects)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("outcomes of %d deliveries not recorded: in doubt", len(outcomes_))
+            self._attempted.update(outcome.delivery_id for outcome in outcomes_)
+        self._unwritten = ([], [])
+        async with self.db.transaction() as session:
+            returned, in_doubt = await workers.hand_back(session, self.worker_id, self._attempted)
+        self._attempted = set()
+        log.warning(
+            "delivery resumes: %d deliveries back to pending, %d in doubt (not resent)",
+            returned,
+            in_doubt,
+        )
+
+    async def _once_reachable(self, stop: asyncio.Event, action) -> None:
+        """`action()`, tried again with a growing pause while the database is unavailable
+        (until `stop`)."""
+        delay = 1.0
+        while True:
+            try:
+                return await action()
+            except DATABASE_UNAVAILABLE as error:
+                if stop.is_set():
+                    log.error("database unavailable while stopping: %s", describe(error))
+                    return None
+                log.debug("database still unavailable: %s", describe(error))
+            await _wait_any(stop, asyncio.Event(), delay)
+            delay = min(delay * 2, OUTAGE_RETRY_CAP_S)
+
     async def run_once(self) -> int:
         """Target due notifications, then claim and send one batch. Returns deliveries handled."""
         if not await self._token_works():
@@ -218,7 +284,8 @@ class Sender:
         self._texts.clear()
         if claim.claimed:
             jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
-            await self._send_jobs(jobs, notifications)
+            async with self._kept_alive():
+                await self._send_jobs(jobs, notifications)
         return len(claim.claimed) + claim.skipped + claim.deferred
 
     async def run_until_idle(self, *, wait_s: float = 0.0, max_rounds: int = 10_000) -> None:
@@ -239,9 +306,12 @@ class Sender:
             await asyncio.sleep(max(delay, 0.01))
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Until `stop`: then the window in flight finishes and the rest is handed back."""
+        """Until `stop`: then the window in flight finishes and the rest is handed back.
+
+        A round that fails (the database went away mid-broadcast) hands back what this sender
+        held as soon as the database answers again, and sending resumes by itself."""
         self._stop = stop
-        await self.recover()
+        await self._once_reachable(stop, self.recover)
         try:
             while not stop.is_set():
                 # Cleared before the round, not after it: a wake() that comes while the round
@@ -251,42 +321,61 @@ class Sender:
                     handled = await self.run_once()
                     if handled == 0:
                         await self.recover()  # also notices workers that died meanwhile
+                except DATABASE_UNAVAILABLE as error:
+                    log.error("database unavailable, delivery waits for it: %s", describe(error))
+                    await self._once_reachable(stop, self._hand_back)
+                    handled = 0
                 except Exception:
                     log.exception("delivery round failed; trying again shortly")
+                    await self._once_reachable(stop, self._hand_back)
                     handled = 0
                 if handled == 0:
                     await _wait_any(stop, self._wake, self.config.idle_sleep_s)
         finally:
-            await self.close()
+            await self._once_reachable(stop, self.close)
 
     async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
         """Windows of `concurrency` jobs: one commit records the previous window's outcomes and
         marks the next window 'sending' (write-ahead), then its requests go out together."""
-        outcomes_so_far: list[Outcome] = []
-        effects: list[_Effect] = []
         window = max(1, self.config.concurrency)
         for start in range(0, len(jobs), window):
             batch = jobs[start : start + window]
             stopping = self.token_refused or (self._stop is not None and self._stop.is_set())
             async with self.db.transaction() as session:
-                await self._write(session, outcomes_so_far, effects)
+                await self._write(session, *self._unwritten)
                 if stopping:
                     left = [d.delivery_id for job in jobs[start:] for d in job.deliveries]
                     await workers.release(session, self.worker_id, left)
-                    return
-                await self._heartbeat(session)
-                await outbox.mark_sending(
-                    session, [d.delivery_id for job in batch for d in job.deliveries]
-                )
-            outcomes_so_far, effects = [], []
-            for new_outcomes, effect in await asyncio.gather(
-                *(self._send_job(job, notifications) for job in batch)
-            ):
+                else:
+                    await self._heartbeat(session)
+                    batch = await self._mark_sending(session, batch)
+            self._unwritten = ([], [])
+            if stopping:
+                return
+            self._attempted = {d.delivery_id for job in batch for d in job.deliveries}
+            results = await asyncio.gather(*(self._send_job(job, notifications) for job in batch))
+            outcomes_so_far, effects = self._unwritten
+            for new_outcomes, effect in results:
                 outcomes_so_far.extend(new_outcomes)
                 if effect is not None:
                     effects.append(effect)
+            self._attempted = set()
         async with self.db.transaction() as session:
-            await self._write(session, outcomes_so_far, effects)
+            await self._write(session, *self._unwritten)
+        self._unwritten = ([], [])
+
+    async def _mark_sending(self, session, batch: list[Job]) -> list[Job]:
+        """The write-ahead record of a window. Only rows this sender still holds are sent: a
+        job with a delivery another worker recovered meanwhile is not sent by this one."""
+        ids = [d.delivery_id for job in batch for d in job.deliveries]
+        marked = await outbox.mark_sending(session, ids, worker=self.worker_id)
+        if len(marked) == len(ids):
+            return batch
+        mine = [job for job in batch if all(d.delivery_id in marked for d in job.deliveries)]
+        kept = {d.delivery_id for job in mine for d in job.deliveries}
+        await workers.release(session, self.worker_id, sorted(marked - kept))
+        log.warning("%d deliveries were taken over by another sender", len(ids) - len(marked))
+        return mine
 
     async def _write(self, session, outcomes_: list[Outcome], effects: list[_Effect]) -> None:
         if outcomes_:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -18,11 +19,13 @@ POLLING_METHOD = "getUpdates"
 
 
 class ApiCall(NamedTuple):
-    """One recorded call: ``outcome`` is the result or the ApiError answered."""
+    """One recorded call: ``outcome`` is the result or the ApiError answered; ``at`` is when
+    it was answered (``time.time()``)."""
 
     method: str
     params: dict[str, Any]
     outcome: Any
+    at: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -101,16 +104,16 @@ class Dispatcher:
             result = await handler(self.context, params, call)
         except ApiError as error:
             return self._fail(method, params, error)
-        self.calls.append(ApiCall(method, dict(params), result))
+        self.calls.append(ApiCall(method, dict(params), result, time.time()))
         return Outcome(result=result)
 
     def _injected(self, method: str, payload: RequestPayload, fault: FaultRule) -> Outcome:
         error = fault.to_error()
-        self.calls.append(ApiCall(method, dict(payload.merged()), error))
+        self.calls.append(ApiCall(method, dict(payload.merged()), error, time.time()))
         return Outcome(error=error, drop_connection=fault.mode is FaultMode.DROP_BEFORE)
 
     def _fail(self, method: str, params: dict[str, Any], error: ApiError) -> Outcome:
-        call = ApiCall(method, dict(params), error)
+        call = ApiCall(method, dict(params), error, time.time())
         self.calls.append(call)
         if error.description.endswith("not supported by the sandbox"):
             self.unsupported_calls.append(call)

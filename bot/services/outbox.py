@@ -273,9 +273,31 @@ async def claim_due(
     return result
 
 
-async def mark_sending(session: AsyncSession, delivery_ids: Sequence[int]) -> None:
-    """Written (and committed) before the requests go out: the write-ahead record."""
-    await _set_many(session, list(delivery_ids), state=DeliveryState.SENDING.value)
+async def mark_sending(
+    session: AsyncSession, delivery_ids: Sequence[int], *, worker: str | None = None
+) -> set[int]:
+    """Written (and committed) before the requests go out: the write-ahead record. With a
+    `worker`, only rows it still holds (claimed by it, not recovered by another worker meanwhile)
+    are marked; returns the ids marked, the only ones that may be sent."""
+    if worker is None:
+        await _set_many(session, list(delivery_ids), state=DeliveryState.SENDING.value)
+        return set(delivery_ids)
+    ids = list(delivery_ids)
+    marked: set[int] = set()
+    for start in range(0, len(ids), 500):
+        result = await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids[start : start + 500]),
+                Delivery.claimed_by == worker,
+                Delivery.state == DeliveryState.CLAIMED.value,
+            )
+            .values(state=DeliveryState.SENDING.value)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        marked.update(result.scalars())
+    return marked
 
 
 async def _set(session: AsyncSession, delivery_id: int, **values) -> None:

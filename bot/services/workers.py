@@ -1,19 +1,29 @@
-"""Sender processes sharing one database: liveness by heartbeat, and their share of the rate.
+"""Sender processes sharing one database: liveness by heartbeat, their share of the rate, and
+the pauses Telegram asks for.
 
-A worker owns the deliveries it claimed while its heartbeat is fresh; a stopped or crashed
-worker's rows are recovered by whoever notices (claimed → pending, sending → in doubt).
+A worker owns the deliveries it claimed while its heartbeat is fresh; it heartbeats every
+HEARTBEAT_EVERY, also while it waits (a retry_after, the rate limiter, a slow answer), so a
+live worker is never taken for a stopped one. A stopped or crashed worker's rows are recovered
+by whoever notices (claimed → pending, sending → in doubt); a worker only sends rows that are
+still its own (`outbox.mark_sending`), so rows recovered meanwhile are never sent twice.
+A 429's pause is recorded here (`delivery_pauses`) and every worker honours it before each send.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Delivery, DeliveryState, Worker
+from bot.db.models import Delivery, DeliveryPause, DeliveryState, Worker
 
 STALE_AFTER = timedelta(seconds=30)
+# Well inside STALE_AFTER: a database outage of 20 s does not make a live worker look stopped.
+HEARTBEAT_EVERY = timedelta(seconds=5)
+PAUSE_SCOPE = "all"
 
 
 async def heartbeat(session: AsyncSession, worker_id: str, now: datetime) -> int:
@@ -67,14 +77,66 @@ async def recover_abandoned(session: AsyncSession, now: datetime) -> tuple[int, 
 
 
 async def release(session: AsyncSession, worker_id: str, delivery_ids: list[int]) -> None:
-    """A stopping worker hands back what it claimed but did not attempt."""
+    """A worker hands back what it claimed but did not attempt (stopping, or rows of a job that
+    another worker took over)."""
     for start in range(0, len(delivery_ids), 500):
         await session.execute(
             update(Delivery)
             .where(
                 Delivery.id.in_(delivery_ids[start : start + 500]),
                 Delivery.claimed_by == worker_id,
-                Delivery.state == DeliveryState.CLAIMED.value,
+                Delivery.state.in_([DeliveryState.CLAIMED.value, DeliveryState.SENDING.value]),
             )
             .values(state=DeliveryState.PENDING.value, claimed_by=None)
         )
+
+
+async def hand_back(
+    session: AsyncSession, worker_id: str, attempted: Collection[int]
+) -> tuple[int, int]:
+    """After a failed round (a database outage): this worker's rows go back to pending, except
+    those whose request went out without a recorded answer (`attempted`), which are in doubt.
+    Returns (returned to pending, in doubt)."""
+    mine = (
+        Delivery.claimed_by == worker_id,
+        Delivery.state.in_([DeliveryState.CLAIMED.value, DeliveryState.SENDING.value]),
+    )
+    in_doubt = 0
+    attempted = list(attempted)
+    for start in range(0, len(attempted), 500):
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(attempted[start : start + 500]), *mine)
+            .values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
+            .execution_options(synchronize_session=False)
+        )
+        in_doubt += result.rowcount or 0
+    returned = await session.execute(
+        update(Delivery)
+        .where(*mine)
+        .values(state=DeliveryState.PENDING.value, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return returned.rowcount or 0, in_doubt
+
+
+async def pause_all(session: AsyncSession, until: datetime) -> None:
+    """Telegram asked for a pause: no worker sends before `until` (a longer pause wins)."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(DeliveryPause)
+        .values(scope=PAUSE_SCOPE, paused_until=until)
+        .on_conflict_do_nothing(index_elements=["scope"])
+    )
+    await session.execute(
+        update(DeliveryPause)
+        .where(DeliveryPause.scope == PAUSE_SCOPE, DeliveryPause.paused_until < until)
+        .values(paused_until=until)
+    )
+
+
+async def paused_until(session: AsyncSession) -> datetime | None:
+    return await session.scalar(
+        select(DeliveryPause.paused_until).where(DeliveryPause.scope == PAUSE_SCOPE)
+    )
