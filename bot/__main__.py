@@ -12,10 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 
+from telegram.error import InvalidToken, NetworkError
+
 from bot import broadcast_cli, events_cli, feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
 from bot.runtime import prepare_database
 from bot.services.plan import PlanDataError
+
+log = logging.getLogger("bot")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,8 +85,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, PlanDataError) as error:
         print(f"psm-bot: configuration error: {error}", file=sys.stderr)
         return 2
+    except InvalidToken as error:
+        log.debug("token rejected", exc_info=error)
+        print(
+            "psm-bot: TELEGRAM_BOT_TOKEN was rejected by the Bot API at TELEGRAM_API_BASE_URL "
+            f"({settings.telegram_api_base_url}): check it with @BotFather",
+            file=sys.stderr,
+        )
+        return 2
+    except NetworkError as error:
+        log.debug("Bot API unreachable", exc_info=error)
+        print(
+            "psm-bot: cannot reach the Bot API at TELEGRAM_API_BASE_URL "
+            f"({settings.telegram_api_base_url}): {_first_line(error)}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _first_line(error: BaseException, limit: int = 300) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:limit]
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

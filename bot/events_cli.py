@@ -14,6 +14,7 @@ Times are Rome times. Bad input gives one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -69,7 +70,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return await _ACTIONS[args.events_command](args, db)
     except (EventError, event_ics.CalendarError, OSError) as error:
-        print(f"psm-bot events: {error}", file=sys.stderr)
+        print(f"psm-bot: events: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         await db.dispose()
@@ -151,7 +152,10 @@ async def _cancel(args: argparse.Namespace, db: Database) -> int:
 async def _import_ics(args: argparse.Namespace, db: Database) -> int:
     location, zones, strategies = args.location, tuple(args.zone), tuple(args.strategy)
     is_url = location.startswith(("http://", "https://"))
-    data = await event_ics.fetch(location) if is_url else Path(location).read_bytes()
+    if is_url:
+        data = await event_ics.fetch(location)
+    else:
+        data = await asyncio.to_thread(event_ics.read_calendar_file, Path(location))
     async with db.transaction() as session:
         source = (
             await event_ics.add_source(session, location, zones, strategies) if is_url else None

@@ -11,6 +11,7 @@ imported (exit code 2). Notifications go out with the running bot, or `python -m
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from bot.services.monitoring_remote import (
     poll_url,
     today_in_rome,
 )
-from bot.services.monitoring_sources import RawRecord, SourceError, read_file
+from bot.services.monitoring_sources import RawRecord, SourceError, read_files
 from bot.services.monitoring_validate import InvalidDataset
 
 EXIT_BAD_INPUT = 2
@@ -61,9 +62,9 @@ async def run(args: argparse.Namespace, settings: Settings, db: Database) -> int
 
 async def _import(args: argparse.Namespace, db: Database, config: MonitoringSettings) -> int:
     try:
-        records: list[RawRecord] = [r for path in args.files for r in read_file(path)]
+        records: list[RawRecord] = await asyncio.to_thread(read_files, args.files)
     except SourceError as error:
-        print(f"monitoring import: {error}", file=sys.stderr)
+        print(f"psm-bot: monitoring import: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     threshold = args.threshold or config.progress_threshold
     try:
@@ -105,7 +106,7 @@ async def _imported(
 
 def _print_problems(invalid: InvalidDataset) -> None:
     print(
-        f"monitoring import: {len(invalid.errors)} problem(s), nothing imported:",
+        f"psm-bot: monitoring import: {len(invalid.errors)} problem(s), nothing imported:",
         file=sys.stderr,
     )
     for error in invalid.errors:
@@ -129,7 +130,9 @@ async def _poll(args: argparse.Namespace, db: Database, config: MonitoringSettin
 
 def _print_outcome(outcome: PollOutcome) -> int:
     if outcome.status is PollStatus.FAILED:
-        print(f"monitoring poll failed, nothing imported: {outcome.error}", file=sys.stderr)
+        print(
+            f"psm-bot: monitoring poll failed, nothing imported: {outcome.error}", file=sys.stderr
+        )
         return 1
     if outcome.status is PollStatus.NOT_MODIFIED:
         print("monitoring poll: not modified since the last poll")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from telegram import Update
 
 from bot.app import build_application, build_sender
@@ -41,6 +43,9 @@ async def prepare_database(
     except OperationalError as error:
         reason = str(error.orig or error).splitlines()[0]
         raise ConfigError(f"cannot reach the database at DATABASE_URL: {reason}") from error
+    except DatabaseError as error:  # such as a SQLite file that is not a database
+        reason = str(error.orig or error).splitlines()[0]
+        raise ConfigError(f"cannot use the database at DATABASE_URL: {reason}") from error
     db = Database(settings.database_url)
     plan_data = plan.load_plan(plan_file)
     async with db.transaction() as session:
@@ -175,6 +180,19 @@ def compose(settings: Settings, db: Database, deployment: Deployment) -> Composi
     return Composition(settings, db, deployment, application, sender, metrics)
 
 
+async def _listen(server: WebServer, host: str, port: int) -> None:
+    """Start the HTTP server; an address in use or a host that does not resolve is one line."""
+    try:
+        await server.start(host, port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if isinstance(error, socket.gaierror):
+            reason = f"LISTEN {host!r} does not resolve ({reason})"
+        elif error.errno == errno.EADDRINUSE:
+            reason = f"PORT {port} is in use on {host} ({reason})"
+        raise ConfigError(f"cannot listen on LISTEN:PORT {host}:{port}: {reason}") from error
+
+
 async def run_until_signalled(
     composition: Composition, *, stop: asyncio.Event | None = None
 ) -> None:
@@ -213,7 +231,7 @@ async def run_until_signalled(
         )
         port = settings.port or (8080 if deployment.receive == "webhook" else None)
         if port:
-            await server.start(settings.listen, port)
+            await _listen(server, settings.listen, port)
             log.info("listening on %s:%s (/healthz, /metrics)", settings.listen, server.port)
         log.info("psm-bot is running (%s); Ctrl+C or SIGTERM stops it", deployment)
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,10 @@ class Route:
     location: str | None = None
     delay_s: float = 0.0
     content_type: str = "application/rss+xml; charset=utf-8"
+    # Instead of `body`: chunks written one by one (a long stream, a trickle, a gzip bomb).
+    chunks: Callable[[], Iterator[bytes]] | None = None
+    chunk_delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +99,7 @@ class FeedServer:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # body bytes written, per streamed path
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -104,6 +110,25 @@ class FeedServer:
         self.routes[path] = Route(
             body=body if body is not None else rss(items, title=title), etag=etag, **kw
         )
+        return self.url(path)
+
+    def stream(self, path: str, size: int, *, chunk: int = 1 << 16) -> str:
+        """A body of `size` bytes written in chunks, without a Content-Length."""
+        return self._streamed(path, lambda: _filled(size, chunk))
+
+    def trickle(self, path: str, every_s: float) -> str:
+        """A body that never ends: one byte every `every_s` seconds."""
+        return self._streamed(path, lambda: iter(lambda: b"B", None), chunk_delay_s=every_s)
+
+    def gzip_bomb(self, path: str, unpacked: int) -> str:
+        """`unpacked` bytes of zeros sent gzip-compressed (about a thousandth of that)."""
+        return self._streamed(
+            path, lambda: _gzipped(_filled(unpacked, 1 << 20)), headers={"Content-Encoding": "gzip"}
+        )
+
+    def _streamed(self, path: str, chunks, **kw) -> str:
+        self.routes[path] = Route(chunks=chunks, content_type="text/calendar", **kw)
+        self.sent[path] = 0
         return self.url(path)
 
     def redirect(self, path: str, to_path: str, status: int = 301) -> None:
@@ -125,9 +150,24 @@ class FeedServer:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             await asyncio.sleep(route.delay_s)
+            if route.chunks is not None:
+                return await self._stream(request, route)
             return self._answer(request, route)
         finally:
             self.in_flight -= 1
+
+    async def _stream(self, request: web.Request, route: Route) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": route.content_type, **route.headers})
+        await response.prepare(request)
+        try:
+            for chunk in route.chunks():
+                await response.write(chunk)
+                self.sent[request.path] += len(chunk)
+                await asyncio.sleep(route.chunk_delay_s)
+            await response.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client stopped reading: what it does when a limit is reached
+        return response
 
     def _answer(self, request: web.Request, route: Route) -> web.Response:
         if route.location:
@@ -161,6 +201,23 @@ class FeedServer:
             yield server
         finally:
             await runner.cleanup()
+
+
+def _filled(size: int, chunk: int) -> Iterator[bytes]:
+    block = b"\0" * chunk
+    for _start in range(0, size - chunk + 1, chunk):
+        yield block
+    if size % chunk:
+        yield block[: size % chunk]
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip format
+    for chunk in chunks:
+        packed = packer.compress(chunk)
+        if packed:
+            yield packed
+    yield packer.flush()
 
 
 @dataclass(frozen=True)

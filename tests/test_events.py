@@ -626,7 +626,7 @@ async def test_cli_refuses_a_start_in_the_past(db, settings, capsys):
     when = past.strftime("%Y-%m-%d %H:%M")
     assert await run_cli(settings, "add", "--start", when, "--title", "Ieri") == 2
     assert capsys.readouterr().err == (
-        f"psm-bot events: the start given ({when}) is in the past: give a future date and time\n"
+        f"psm-bot: events: the start given ({when}) is in the past: give a future date and time\n"
     )
     async with db.transaction() as session:
         assert await events.list_events(session) == []

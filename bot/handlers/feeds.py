@@ -10,7 +10,9 @@ stored, notified or audited.
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
+from weakref import WeakKeyDictionary
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
@@ -32,6 +34,7 @@ MONITORING_SUFFIXES = (".xlsx", ".csv", ".json", ".yaml", ".yml")
 MAX_LISTED = 20
 MAX_UPLOAD_BYTES = 5_000_000
 DRY_RUN_CAPTIONS = frozenset({"check", "prova", "dry-run"})
+_IMPORT_LOCKS: WeakKeyDictionary[object, asyncio.Lock] = WeakKeyDictionary()
 
 
 async def feeds_command(update: Update, context: BotContext) -> None:
@@ -116,14 +119,26 @@ async def on_document(update: Update, context: BotContext) -> None:
     if (document.file_size or 0) > MAX_UPLOAD_BYTES:
         await reply(update, View(_("The file is too large (at most 5 MB).")))
         raise ApplicationHandlerStop
-    content = bytes(await (await document.get_file()).download_as_bytearray())
-    threshold = context.bot_data.settings.monitoring.progress_threshold
-    async with conversation(update, context) as convo:
-        view = await _import(
-            convo, content, name, threshold=threshold, dry_run=is_dry_run(message.caption)
-        )
-    await reply_in_pieces(update, view)
+    # Updates are handled one at a time: the import runs beside them, so nobody waits for it.
+    context.application.create_task(_import_upload(update, context), update=update)
     raise ApplicationHandlerStop
+
+
+async def _import_upload(update: Update, context: BotContext) -> None:
+    """Download, read (off the event loop) and import one upload, then answer it.
+
+    One import at a time per application, so several large files never share the memory.
+    """
+    message = update.effective_message
+    name = message.document.file_name or ""
+    async with _IMPORT_LOCKS.setdefault(context.application, asyncio.Lock()):
+        content = bytes(await (await message.document.get_file()).download_as_bytearray())
+        threshold = context.bot_data.settings.monitoring.progress_threshold
+        async with conversation(update, context) as convo:
+            view = await _import(
+                convo, content, name, threshold=threshold, dry_run=is_dry_run(message.caption)
+            )
+    await reply_in_pieces(update, view)
 
 
 def is_dry_run(caption: str | None) -> bool:
@@ -143,8 +158,8 @@ async def _import(
     convo: Conversation, content: bytes, name: str, *, threshold: int, dry_run: bool = False
 ) -> View:
     try:
+        records = await asyncio.to_thread(read_named, content, name)
         async with convo.session.begin_nested():
-            records = read_named(content, name)
             report = await monitoring.import_records(
                 convo.session, records, today=today_in_rome(), threshold=threshold
             )

@@ -10,8 +10,10 @@ with its first new occurrence. Calendars by URL are fetched like feeds (`FeedFet
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import httpx
 import icalendar
@@ -31,6 +33,8 @@ MAX_ICS_BYTES = 2_000_000
 FETCH_TIMEOUT_S = 30.0
 # Occurrences of a recurring event are imported from now until this far ahead.
 EXPANSION_HORIZON = timedelta(days=365)
+# Events (occurrences included) one calendar may bring: more is refused, not half imported.
+MAX_EVENTS = 5_000
 _UID_LENGTH = 255
 
 
@@ -101,6 +105,8 @@ def parse_calendar(
     except ValueError as error:
         raise CalendarError(f"not an iCalendar file: {error}") from error
     vevents = [v for v in calendar.walk("VEVENT") if v.get("uid") and v.get("dtstart")]
+    if len(vevents) > MAX_EVENTS:
+        raise CalendarError(f"more than {MAX_EVENTS} events: not imported")
     recurring = {str(v["uid"]) for v in vevents if _recurs(v)}
     found = [
         _imported(vevent, zones, strategies)
@@ -120,7 +126,7 @@ def _occurrences(
     calendar, recurring: set[str], now: datetime, zones: tuple, strategies: tuple
 ) -> list[ImportedEvent]:
     try:
-        expanded = list(recurring_ical_events.of(calendar).between(now, now + EXPANSION_HORIZON))
+        expanded = _within_horizon(recurring_ical_events.of(calendar).after(now), now)
     except (ValueError, TypeError, KeyError) as error:
         raise CalendarError(f"cannot expand the recurring events: {error}") from error
     found = []
@@ -131,6 +137,20 @@ def _occurrences(
         planned = occurrence.get("recurrence-id") and occurrence.decoded("recurrence-id")
         uid = occurrence_uid(series, _aware(planned or occurrence.decoded("dtstart")))
         found.append(_imported(occurrence, zones, strategies, uid=uid, series=series))
+    return found
+
+
+def _within_horizon(occurrences, now: datetime) -> list:
+    """Occurrences (in order of start) until EXPANSION_HORIZON; at most MAX_EVENTS of them."""
+    found = []
+    for occurrence in occurrences:
+        if occurrence.get("dtstart") and _aware(occurrence.decoded("dtstart")) > (
+            now + EXPANSION_HORIZON
+        ):
+            break
+        if len(found) == MAX_EVENTS:
+            raise CalendarError(f"more than {MAX_EVENTS} events within a year: not imported")
+        found.append(occurrence)
     return found
 
 
@@ -148,8 +168,8 @@ def _imported(
     uid: str | None = None,
     series: str | None = None,
 ) -> ImportedEvent:
-    starts_at = _aware(vevent.decoded("dtstart"))
-    ends_at = _aware(vevent.decoded("dtend")) if vevent.get("dtend") else None
+    starts_at = _moment(vevent, "dtstart")
+    ends_at = _moment(vevent, "dtend") if vevent.get("dtend") else None
     draft = EventDraft(
         uid=uid or str(vevent.get("uid"))[:_UID_LENGTH],
         title_it=str(vevent.get("summary") or "").strip()[:300] or "Evento",
@@ -163,6 +183,17 @@ def _imported(
     )
     cancelled = str(vevent.get("status", "")).upper() == "CANCELLED"
     return ImportedEvent(draft, cancelled, series)
+
+
+def _moment(vevent, name: str) -> datetime:
+    """A VEVENT's DTSTART or DTEND as an aware time; CalendarError when it is not a time."""
+    value = vevent.decoded(name)
+    if not isinstance(value, date):
+        uid = _text(vevent.get("uid"), 100) or "?"
+        raise CalendarError(
+            f"event {uid}: {name.upper()} {_text(value, 60)!r} is not a date or time"
+        )
+    return _aware(value)
 
 
 def _text(value, limit: int) -> str | None:
@@ -188,7 +219,8 @@ async def import_calendar(
     zones = tuple(source.zones) if source else ()
     strategies = tuple(source.strategies) if source else ()
     report = ImportReport()
-    items = parse_calendar(data, now, zones, strategies)
+    # Parsing and expanding a large calendar takes seconds: off the event loop.
+    items = await asyncio.to_thread(parse_calendar, data, now, zones, strategies)
     for item in items:
         outcome = await _import_one(session, item, now, source)
         setattr(report, outcome, getattr(report, outcome) + 1)
@@ -300,10 +332,23 @@ def fetched_calendar(result: FetchResult) -> bytes | None:
     return result.content
 
 
+def read_calendar_file(path: Path) -> bytes:
+    """A calendar file, refused unread when larger than a fetched one may be."""
+    with path.open("rb") as file:
+        data = file.read(MAX_ICS_BYTES + 1)
+    if len(data) > MAX_ICS_BYTES:
+        raise CalendarError(f"{path.name}: larger than {MAX_ICS_BYTES} bytes")
+    return data
+
+
 async def fetch(url: str) -> bytes:
     """One calendar by URL, unconditionally (the command line)."""
     async with calendar_fetcher() as fetcher:
-        return fetched_calendar(await fetcher.fetch(url)) or b""
+        result = await fetcher.fetch(url)
+    try:
+        return fetched_calendar(result) or b""
+    except CalendarError as error:
+        raise CalendarError(f"{url}: {error}") from error
 
 
 def poll_delay(every: timedelta, failures: int) -> timedelta:

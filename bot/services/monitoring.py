@@ -7,6 +7,7 @@ leaves nothing behind, and importing the same data again changes and notifies no
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,8 +76,12 @@ async def import_records(
     threshold: int = DEFAULT_PROGRESS_THRESHOLD,
     notify: bool = True,
 ) -> ImportReport:
-    """Validate (raises InvalidDataset), save and notify; the caller owns the transaction."""
-    dataset = validate(records, await load_reference(session))
+    """Validate (raises InvalidDataset), save and notify; the caller owns the transaction.
+
+    Checking runs off the event loop: the bot goes on answering meanwhile.
+    """
+    reference = await load_reference(session)
+    dataset = await asyncio.to_thread(validate, list(records), reference)
     return await import_dataset(session, dataset, today=today, threshold=threshold, notify=notify)
 
 
@@ -90,7 +95,9 @@ async def import_dataset(
 ) -> ImportReport:
     """Save the data and enqueue its changes (or only save them: a first load)."""
     state = await load_state(session, dataset)
-    changes = detect_changes(dataset, state, today=today, threshold=threshold)
+    changes = await asyncio.to_thread(
+        detect_changes, dataset, state, today=today, threshold=threshold
+    )
     report = ImportReport(
         actions=len(dataset.actions),
         new_actions=sum(1 for a in dataset.actions if a.code not in state.actions),

@@ -24,12 +24,14 @@ from bot.services import monitoring
 from bot.services.monitoring import ImportReport
 from bot.services.monitoring_changes import DEFAULT_PROGRESS_THRESHOLD
 from bot.services.monitoring_sources import (
+    MAX_RECORDS,
     RECORD_COLUMN,
     RawRecord,
     SourceError,
     normalize_key,
     read_bytes,
     table_named,
+    too_many_records,
 )
 from bot.services.monitoring_validate import InvalidDataset
 from feeds.fetch import FeedFetcher, FetchResult, FetchStatus
@@ -79,7 +81,7 @@ async def poll_url(
         error = fetched.error.message if fetched.error else "fetch failed"
         return await _record(db, url, PollOutcome(PollStatus.FAILED, error=error))
     try:
-        records = read_bytes(fetched.content or b"", _kind(fetched), url)
+        records = await asyncio.to_thread(read_bytes, fetched.content or b"", _kind(fetched), url)
     except SourceError as error:
         return await _record(db, url, PollOutcome(PollStatus.FAILED, error=str(error)))
     return await _import(db, records, url, fetched, threshold, today or today_in_rome())
@@ -171,14 +173,16 @@ async def poll_sql(
 
 def read_sql_records(sql_url: str, query: str) -> list[RawRecord]:
     """Rows as records: a `record` column names each row's table, else rows are actions."""
-    engine = create_engine(_driver_url(sql_url))
+    engine, limit = create_engine(_driver_url(sql_url)), MAX_RECORDS + 1
     try:
         with engine.connect() as connection:
             result = connection.execute(text(query))
             columns = [normalize_key(column) for column in result.keys()]  # noqa: SIM118 - a Result, not a dict
-            rows = [dict(zip(columns, row, strict=True)) for row in result]
+            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchmany(limit)]
     finally:
         engine.dispose()
+    if len(rows) == limit:
+        raise too_many_records("SQL")
     return [_sql_record(number, row) for number, row in enumerate(rows, start=1)]
 
 

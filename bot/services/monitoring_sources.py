@@ -21,6 +21,7 @@ import codecs
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,13 @@ _TABLE_NAMES = {
     "revisioni": REVIEW,
 }
 RECORD_COLUMN = "record"
+# Bounds on one import, so a file can neither hold the bot for minutes nor fill its memory:
+# records (rows or list items, all files together), bytes of a file, bytes of an unpacked
+# .xlsx (it is a zip archive), and columns of a sheet.
+MAX_RECORDS = 20_000
+MAX_FILE_BYTES = 10_000_000
+MAX_XLSX_UNPACKED_BYTES = 60_000_000
+MAX_COLUMNS = 200
 _DELIMITERS = (",", ";", "\t")
 # Set on a record whose item was not a mapping of fields (a bare value in a list).
 NOT_A_MAPPING = "__not_a_mapping__"
@@ -104,10 +112,21 @@ def normalize_key(key: object) -> str:
     return str(key).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def read_files(paths: Iterable[Path]) -> list[RawRecord]:
+    """The records of several files, at most MAX_RECORDS in all (else SourceError)."""
+    records: list[RawRecord] = []
+    for path in paths:
+        records += read_file(path)
+        if len(records) > MAX_RECORDS:
+            raise too_many_records(path.name)
+    return records
+
+
 def read_file(path: Path) -> list[RawRecord]:
     """The records of one file, by its suffix: .csv, .xlsx, .json, .yaml/.yml."""
     try:
-        content = path.read_bytes()
+        with path.open("rb") as file:
+            content = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         reason = error.strerror or error
         raise SourceError(N_("cannot read {path}: {reason}"), path=path, reason=reason) from error
@@ -115,7 +134,16 @@ def read_file(path: Path) -> list[RawRecord]:
 
 
 def read_named(content: bytes, name: str) -> list[RawRecord]:
-    """The records of a file's bytes, by its name's suffix (an upload, a file read)."""
+    """The records of a file's bytes, by its name's suffix (an upload, a file read).
+
+    Slow for a large file (seconds): call it off the event loop (`asyncio.to_thread`).
+    """
+    if len(content) > MAX_FILE_BYTES:
+        raise SourceError(
+            N_("{file}: the file is larger than {size} MB"),
+            file=name,
+            size=MAX_FILE_BYTES // 1_000_000,
+        )
     suffix = Path(name).suffix.lower()
     if suffix == ".xlsx":
         return read_xlsx(content, name)
@@ -140,9 +168,12 @@ def read_bytes(content: bytes, kind: str, name: str) -> list[RawRecord]:
                 where=line_of(name, error.lineno),
                 column=error.colno,
             ) from error
-        return list(_nested_records(data, name, lines=False))
+        except RecursionError as error:
+            raise _too_deep(name) from error
+        return _bounded(_nested_records(data, name, lines=False), name)
     if kind == "yaml":
-        return list(_nested_records(_load_yaml(_decoded(content, name), name), name, lines=True))
+        data = _load_yaml(_decoded(content, name), name)
+        return _bounded(_nested_records(data, name, lines=True), name)
     raise SourceError(N_("{file}: unsupported data kind {kind}"), file=name, kind=kind)
 
 
@@ -165,21 +196,36 @@ def _decoded(content: bytes, name: str) -> str:
 
 
 def read_csv(text: str, name: str) -> list[RawRecord]:
-    """Rows as Excel and LibreOffice write them; each where the line it starts on."""
+    """Rows as Excel and LibreOffice write them; each where the line it starts on.
+
+    Read row by row, stopping at the record limit; a cell longer than the csv module's
+    field limit is refused with its line.
+    """
     text = text.replace("\r\n", "\n")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    header = next(reader, None)
+    header = _csv_row(reader, name, 1)
     if not header:
         raise SourceError(N_("{file}: empty file"), file=name)
     default_table = table_named(Path(name).stem)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         ended = reader.line_num
-        for row in reader:
+        while (row := _csv_row(reader, name, ended + 1)) is not None:
             yield ended + 1, row
             ended = reader.line_num
 
     return _table_records(header, rows(), default_table, lambda n: line_of(name, n), name)
+
+
+def _csv_row(reader, name: str, line: int) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error as error:
+        raise SourceError(
+            N_("{where}: a cell is too long or badly quoted ({reason})"),
+            where=line_of(name, line),
+            reason=str(error),
+        ) from error
 
 
 def _delimiter(text: str) -> str:
@@ -203,6 +249,7 @@ def _delimiter(text: str) -> str:
 def read_xlsx(content: bytes, name: str) -> list[RawRecord]:
     from openpyxl import load_workbook  # only the staff's import needs it
 
+    _check_unpacked_size(content, name)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged file
@@ -219,10 +266,50 @@ def read_xlsx(content: bytes, name: str) -> list[RawRecord]:
                 file=name,
             )
         for sheet in sheets:
+            _check_dimensions(sheet, name)
+        for sheet in sheets:
             records.extend(_sheet_records(sheet, name))
+            if len(records) > MAX_RECORDS:
+                raise too_many_records(name)
     finally:
         workbook.close()
     return records
+
+
+def _check_unpacked_size(content: bytes, name: str) -> None:
+    """An .xlsx is a zip archive: refuse it unread when it would unpack too large."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        return  # not a zip at all: openpyxl explains it
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise SourceError(
+            N_("{file}: the workbook unpacks to more than {size} MB; keep only the data sheets"),
+            file=name,
+            size=MAX_XLSX_UNPACKED_BYTES // 1_000_000,
+        )
+
+
+def _check_dimensions(sheet, name: str) -> None:
+    """The size a sheet declares, before any of its rows is read."""
+    rows, columns = sheet.max_row or 0, sheet.max_column or 0
+    if rows > MAX_RECORDS + 1:
+        raise SourceError(
+            N_("{file}, sheet {sheet}: {rows} rows; at most {limit} can be imported at once"),
+            file=name,
+            sheet=sheet.title,
+            rows=rows,
+            limit=MAX_RECORDS,
+        )
+    if columns > MAX_COLUMNS:
+        raise SourceError(
+            N_("{file}, sheet {sheet}: {columns} columns; at most {limit}"),
+            file=name,
+            sheet=sheet.title,
+            columns=columns,
+            limit=MAX_COLUMNS,
+        )
 
 
 def _sheet_records(sheet, name: str) -> list[RawRecord]:
@@ -255,8 +342,10 @@ def _table_records(
             ),
             where=header_where,
         )
-    records = []
+    records: list[RawRecord] = []
     for number, row in rows:
+        if len(records) == MAX_RECORDS:
+            raise too_many_records(header_where)
         fields = {
             column: value
             for column, value in zip(columns, row, strict=False)
@@ -269,6 +358,28 @@ def _table_records(
             table = table_named(str(fields.pop(RECORD_COLUMN)))
         records.append(RawRecord(table or "?", fields, where(number)))
     return records
+
+
+def too_many_records(where: Reason | str) -> SourceError:
+    return SourceError(
+        N_("{where}: more than {limit} records; import the data in smaller files"),
+        where=where,
+        limit=MAX_RECORDS,
+    )
+
+
+def _too_deep(name: str) -> SourceError:
+    return SourceError(N_("{file}: the data is nested too deeply to be read"), file=name)
+
+
+def _bounded(records: Iterator[RawRecord], name: str) -> list[RawRecord]:
+    """At most MAX_RECORDS of them, else SourceError (the rest is never produced)."""
+    found: list[RawRecord] = []
+    for record in records:
+        if len(found) == MAX_RECORDS:
+            raise too_many_records(name)
+        found.append(record)
+    return found
 
 
 def _blank(value: Any) -> bool:
@@ -294,6 +405,8 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _map
 def _load_yaml(text: str, name: str) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+    except RecursionError as error:
+        raise _too_deep(name) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         if mark is None:
