@@ -25,6 +25,22 @@ async def start_worker(database_url: str, sandbox, rate: float) -> asyncio.subpr
     return await start_bot(database_url, sandbox, rate, "run", "--worker")
 
 
+async def finished(process: asyncio.subprocess.Process, timeout: float) -> str:
+    """Wait for `process` to end and return its stderr; past `timeout` it is killed (and its
+    pipes read to the end, so nothing is left for a later test to trip over) and the test fails.
+
+    Timeouts are generous: a busy machine makes the work slower, never wrong."""
+    try:
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        process.kill()
+        _, errors = await process.communicate()
+        raise AssertionError(
+            f"the process did not finish in {timeout:g} s:\n{errors.decode(errors='replace')}"
+        ) from None
+    return errors.decode(errors="replace")
+
+
 async def start_bot(
     database_url: str, sandbox, rate: float, *args: str
 ) -> asyncio.subprocess.Process:
