@@ -250,11 +250,13 @@ async def test_a_revoked_token_fails_the_health_check_until_it_works_again(
 class FailsOnFirstStart(Sender):
     """A sender whose first start dies of an error nobody foresaw."""
 
-    starts = 0
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.starts = 0
 
     async def recover(self) -> int:
-        FailsOnFirstStart.starts += 1
-        if FailsOnFirstStart.starts == 1:
+        self.starts += 1
+        if self.starts == 1:
             raise RuntimeError("an unforeseen bug")
         return await super().recover()
 
@@ -264,7 +266,7 @@ async def test_a_sender_that_ends_is_started_again(db, sandbox, make_sender, cap
     sender = make_sender(dataclasses.replace(FAST, restart_delay_s=0.1), FailsOnFirstStart)
     with caplog.at_level(logging.ERROR):
         assert await deliver_through_faults(db, sender, len(users))
-    assert FailsOnFirstStart.starts >= 2
+    assert sender.starts >= 2
     assert _metric(sender, "psm_sender_restarts_total") == 1
     assert any("started again" in r.getMessage() for r in caplog.records)
     states = await assert_nothing_twice_nothing_stuck(db, sandbox, users)
