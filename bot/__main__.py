@@ -16,7 +16,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot import broadcast_cli, events_cli, feeds_cli, logs, monitoring_cli
 from bot.config import ConfigError, Settings
-from bot.runtime import prepare_database
+from bot.runtime import prepare_database, reseed_database
 from bot.services.plan import PlanDataError
 
 log = logging.getLogger("bot")
@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply migrations and seed the plan's reference data")
-    db_commands.add_parser("seed", help="reload the plan's reference data from the YAML file")
+    db_commands.add_parser(
+        "seed", help="reload the plan's reference data from the YAML file (no migration)"
+    )
     deliver = commands.add_parser("deliver", help="send every due delivery now, then exit")
     deliver.add_argument(
         "--wait",
@@ -211,7 +213,7 @@ async def _monitoring(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db(settings: Settings, action: str) -> int:
-    db = await prepare_database(settings)
+    db = await (reseed_database if action == "seed" else prepare_database)(settings)
     await db.dispose()
     print(f"database ready ({action}): {settings.database_url}")
     return 0

@@ -7,8 +7,8 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +38,39 @@ async def prepare_database(
 
     An unreachable database is a configuration problem: one line, no traceback.
     """
-    try:
+    with _as_configuration_errors():
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    return await _seeded(settings.database_url, plan_file)
+
+
+async def reseed_database(settings: Settings, plan_file: Path = plan.DEFAULT_PLAN_FILE) -> Database:
+    """Reload the plan's reference data from `plan_file`, without migrating: a database not at
+    the latest schema is refused (one line, no traceback) and left as it is."""
+    with _as_configuration_errors():
+        behind = await asyncio.to_thread(migrate.pending_revisions, settings.database_url)
+    if behind:
+        raise ConfigError(
+            "the database at DATABASE_URL is not at the latest schema: "
+            "run `python -m bot db upgrade` first"
+        )
+    return await _seeded(settings.database_url, plan_file)
+
+
+@contextmanager
+def _as_configuration_errors() -> Iterator[None]:
+    """Database errors an operator fixes in DATABASE_URL or the database: ConfigError."""
+    try:
+        yield
     except OperationalError as error:
         reason = str(error.orig or error).splitlines()[0]
         raise ConfigError(f"cannot reach the database at DATABASE_URL: {reason}") from error
     except DatabaseError as error:  # such as a SQLite file that is not a database
         reason = str(error.orig or error).splitlines()[0]
         raise ConfigError(f"cannot use the database at DATABASE_URL: {reason}") from error
-    db = Database(settings.database_url)
+
+
+async def _seeded(database_url: str, plan_file: Path) -> Database:
+    db = Database(database_url)
     plan_data = plan.load_plan(plan_file)
     async with db.transaction() as session:
         await plan.seed_reference_data(session, plan_data)
