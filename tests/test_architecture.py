@@ -1,5 +1,6 @@
 """Imports go one way (contracts in pyproject.toml)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,15 @@ def test_code_style_is_clean():
             [str(ruff), *args], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_telegram_is_used_through_its_public_api_only():
+    """PTB's `telegram._…` modules may change in any release; their public names do not."""
+    private = re.compile(r"^\s*(from|import)\s+telegram(\.\w+)*\._", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("bot", "feeds")
+        for path in (ROOT / package).rglob("*.py")
+        if private.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

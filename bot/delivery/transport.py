@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -55,7 +54,8 @@ class UnexpectedAnswer(TelegramError):
 
 
 def _value(timeout, default: float | None) -> float | None:
-    return default if isinstance(timeout, DefaultValue) else timeout
+    # PTB passes BaseRequest.DEFAULT_NONE for a read or connect timeout the caller did not set.
+    return default if timeout is BaseRequest.DEFAULT_NONE else timeout
 
 
 class AiohttpRequest(BaseRequest):

@@ -12,6 +12,7 @@ from html import escape
 
 from telegram import Update
 from telegram.ext import CommandHandler, filters
+from telegram.helpers import create_deep_linked_url
 
 from bot.db.models import StaffAction, utcnow
 from bot.delivery.render import title_of
@@ -112,7 +113,7 @@ async def _staff_view(convo: Conversation, args: list[str], actor: int, bot_name
         return _staff_list(await staff.list_staff(session))
     if action == "invite" and len(args) == 1:
         invite = await staff.create_invite(session, actor, now)
-        link = f"https://t.me/{bot_name}?start={staff.INVITE_PREFIX}{invite.code}"
+        link = create_deep_linked_url(bot_name, staff.INVITE_PREFIX + invite.code)
         text = _(
             "One-time staff invite, valid until {time}:\n{link}\n"
             "Whoever opens it first becomes staff."
