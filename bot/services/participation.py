@@ -432,10 +432,6 @@ async def _consent_first(
 # --- the stakeholder profile ----------------------------------------------------
 
 
-class ProfileError(ValueError):
-    pass
-
-
 def set_category(participant: Participant, category: str) -> None:
     participant.category = StakeholderCategory(category).value
 
