@@ -35,7 +35,9 @@ def build_application(settings: Settings, db: Database, *, metrics: Metrics) -> 
         .base_url(api_base)
         .base_file_url(_file_url_for(api_base))
         .context_types(CONTEXT_TYPES)
-        # Replies share Telegram's overall budget with the sender (DELIVERY_RATE).
+        # Replies have a limiter of their own, not shared with the sender's pacing: each gets
+        # the whole overall rate (DELIVERY_RATE, or the paid-broadcast rate), so replies and
+        # deliveries together may reach twice that rate.
         .rate_limiter(AIORateLimiter(overall_max_rate=_overall_rate(settings), max_retries=2))
         .post_init(_post_init)
     )
