@@ -184,8 +184,8 @@ async def test_staff_cancel_a_scheduled_broadcast(db, sandbox, running_bot, citi
 
 
 async def _cli(settings, *argv: str) -> int:
-    from bot import broadcast_cli
-    from bot.__main__ import _parser
+    from bot.cli import _parser
+    from bot.cli import broadcast as broadcast_cli
 
     return await broadcast_cli.run(_parser().parse_args(["broadcast", *argv]), settings)
 

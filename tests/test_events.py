@@ -428,8 +428,8 @@ async def test_staff_publish_a_meeting_and_followers_rsvp_get_reminders_and_a_ca
 
 
 async def run_cli(settings, *argv: str) -> int:
-    from bot import events_cli
-    from bot.__main__ import _parser
+    from bot.cli import _parser
+    from bot.cli import events as events_cli
 
     return await events_cli.run(_parser().parse_args(["events", *argv]), settings)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot import feeds_cli
+from bot.cli import feeds as feeds_cli
 from bot.db.models import Feed, Notification
 from bot.i18n import use_locale
 from bot.services import feed_registry

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from bot import broadcast_cli, feeds_cli
+from bot.cli import broadcast as broadcast_cli
+from bot.cli import feeds as feeds_cli
 from bot.db.models import Strategy
 from bot.i18n import use_locale
 from bot.services import plan

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from bot.__main__ import main
+from bot.cli import main
 from bot.db.models import AnnualReview, Indicator, Measurement, Notification, PlanAction
 from bot.services import monitoring, monitoring_validate
 from bot.services.monitoring_sources import SourceError, read_file

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
-from bot.__main__ import _parser
+from bot.cli import _parser
+from bot.cli.record import execute
 from bot.db.models import EntryKind, RecordEntry, utcnow
 from bot.i18n import TIMEZONE
-from bot.record_cli import execute
 from bot.services import participation, record
 from bot.services.record import ExportRow, Format, RecordFilter
 from tests.record_helpers import (
