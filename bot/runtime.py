@@ -20,11 +20,9 @@ from bot.config import ConfigError, Settings
 from bot.db import migrate
 from bot.db.engine import Database
 from bot.delivery.sender import Sender
-from bot.event_jobs import schedule_event_reminders
 from bot.handlers.context import BotApplication
-from bot.jobs import schedule_feed_polling
+from bot.jobs import schedule_all
 from bot.metrics import Metrics
-from bot.monitoring_jobs import schedule_monitoring_polling
 from bot.services import plan
 from bot.web import WEBHOOK_PATH, HealthCheck, WebServer
 
@@ -198,9 +196,7 @@ def compose(settings: Settings, db: Database, deployment: Deployment) -> Composi
     sender = build_sender(settings, db, metrics=metrics)
     if deployment.sends:
         # Polling feeds from several workers is safe (one notification per item), but wasteful.
-        schedule_feed_polling(application, sender=sender, metrics=metrics)
-        schedule_monitoring_polling(application, settings.monitoring, sender=sender)
-        schedule_event_reminders(application, sender=sender)
+        schedule_all(application, settings, sender, metrics)
     return Composition(settings, db, deployment, application, sender, metrics)
 
 

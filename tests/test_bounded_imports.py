@@ -234,7 +234,7 @@ async def test_the_command_line_gives_up_a_calendar_url_beyond_the_limits(
 
 
 async def test_the_job_records_each_calendar_beyond_the_limits_and_goes_on(db, calendar_server):
-    from bot.event_jobs import EventJob, event_round
+    from bot.jobs.events import EventJob, event_round
 
     async with db.transaction() as session:
         for path in CALENDAR_FAILURES:

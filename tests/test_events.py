@@ -24,8 +24,8 @@ from bot.db.models import (
     TargetKind,
 )
 from bot.delivery.sender import SenderConfig
-from bot.event_jobs import EventJob, event_round
 from bot.i18n import use_locale
+from bot.jobs.events import EventJob, event_round
 from bot.services import event_ics, event_input, events, participation, subscriptions
 from bot.services.events import EventDraft, EventError
 from bot.services.subscriptions import Target

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from bot.app import build_sender
 from bot.db.models import Feed, TargetKind
 from bot.delivery.sender import SenderConfig
-from bot.jobs import FEED_POLLING_JOB, schedule_feed_polling, tell_admins_about_paused_feeds
+from bot.jobs.feeds import FEED_POLLING_JOB, schedule_feed_polling, tell_admins_about_paused_feeds
 from bot.runtime import Deployment, polling
 from bot.services import feed_registry, subscriptions
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollStatus

@@ -13,7 +13,7 @@ from bot.app import build_sender
 from bot.config import ConfigError, MonitoringSettings, Settings
 from bot.db.models import MonitoringSource, Notification, PlanAction, TargetKind
 from bot.delivery.sender import SenderConfig
-from bot.monitoring_jobs import MONITORING_POLLING_JOB, poll_sources, schedule_monitoring_polling
+from bot.jobs.monitoring import MONITORING_POLLING_JOB, poll_sources, schedule_monitoring_polling
 from bot.runtime import Deployment, polling
 from bot.services.monitoring_remote import PollStatus, poll_sql, poll_url
 from tests.conftest import compose_against, eventually

@@ -1,4 +1,4 @@
-"""Polling the plan's monitoring data on PTB's JobQueue (like `bot/jobs.py` for feeds).
+"""Polling the plan's monitoring data on PTB's JobQueue (like `bot/jobs/feeds.py` for feeds).
 
 `schedule_monitoring_polling(application, config, sender=sender)`: every
 `MONITORING_POLL_INTERVAL` seconds, poll `MONITORING_URL` (conditional GET) and/or the SQL
@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 from telegram.ext import Job
 
 from bot.config import MonitoringSettings
 from bot.handlers.context import BotApplication, BotContext
+from bot.jobs import Wakeable
 from bot.services.monitoring_remote import PollOutcome, PollStatus, poll_sql, poll_url
 
 log = logging.getLogger(__name__)
 
 MONITORING_POLLING_JOB = "monitoring-polling"
-
-
-class Wakeable(Protocol):
-    def wake(self) -> None: ...
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Repeating jobs of the running bot, on PTB's JobQueue (APScheduler underneath).
+"""The feeds' repeating job on PTB's JobQueue.
 
 `schedule_feed_polling(application, sender=sender)`: every few seconds, poll the feeds
 whose time has come, wake the sender when there is news, and tell the administrators
@@ -11,7 +11,6 @@ import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -22,6 +21,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.handlers.context import BotApplication, BotContext
 from bot.i18n import ngettext, use_locale
+from bot.jobs import Wakeable
 from bot.metrics import Metrics
 from bot.services import subscriptions
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollerConfig
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 FEED_POLLING_JOB = "feed-polling"
 # How often the job looks for due feeds; each feed keeps its own interval (≥ 120 s).
 FEED_POLLING_TICK_S = 30.0
-
-
-class Wakeable(Protocol):
-    def wake(self) -> None: ...
 
 
 @dataclass
