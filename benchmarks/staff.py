@@ -24,7 +24,6 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import broadcast_screens, stats_charts  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
 from bot.db.models import (  # noqa: E402
@@ -36,6 +35,8 @@ from bot.db.models import (  # noqa: E402
     utcnow,
 )
 from bot.i18n import use_locale  # noqa: E402
+from bot.screens import broadcast as broadcast_screens  # noqa: E402
+from bot.screens import charts as stats_charts  # noqa: E402
 from bot.services import broadcasts, plan, statistics  # noqa: E402
 from bot.services.broadcasts import CATEGORIES, Audience  # noqa: E402
 

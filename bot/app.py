@@ -7,7 +7,7 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
 from telegram.ext import AIORateLimiter, Application, TypeHandler
 
-from bot import handlers, screens
+from bot import handlers
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
 from bot.delivery.sender import PAID_BROADCAST_PER_SECOND, Sender, SenderConfig
@@ -15,6 +15,7 @@ from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
 from bot.metrics import Metrics
+from bot.screens import following as following_screens
 from bot.web import count_updates
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ async def publish_command_menus(application: BotApplication) -> None:
     default = application.bot_data.settings.default_language
     for language in (*SUPPORTED_LANGUAGES, None):
         with use_locale(language or default):
-            commands = [BotCommand(name, text) for name, text in screens.command_menu()]
+            commands = [BotCommand(name, text) for name, text in following_screens.command_menu()]
         await application.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language
         )

@@ -250,7 +250,7 @@ def _italian_messages() -> list[str]:
 
 
 def test_italian_messages_name_the_citizens_commands_by_their_italian_names():
-    from bot.screens import COMMANDS
+    from bot.screens.following import COMMANDS
 
     english_only = {f"/{c.english}" for c in COMMANDS if c.english != c.italian}
     offenders = [

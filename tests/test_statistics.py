@@ -8,10 +8,10 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
-from bot import stats_charts
 from bot.app import build_sender
 from bot.db.models import TargetKind
 from bot.i18n import use_locale
+from bot.screens import charts as stats_charts
 from bot.services import outbox, statistics, subscriptions
 from bot.services.subscriptions import Target
 from tests.record_helpers import FAST, news

@@ -10,6 +10,7 @@ from bot.handlers import (
     feeds,
     following,
     members,
+    monitoring,
     participation,
     plan,
     preferences,
@@ -51,6 +52,6 @@ def register(application: BotApplication) -> None:
     # monitoring files sent by staff (group -1); everything else passes through to group 0.
     for handler in broadcast.input_handlers():
         application.add_handler(handler, group=-2)
-    for handler in feeds.input_handlers():
+    for handler in monitoring.input_handlers():
         application.add_handler(handler, group=-1)
     application.add_error_handler(fallback.on_error)

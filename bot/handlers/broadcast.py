@@ -16,8 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
-from bot import broadcast_screens, callbacks
-from bot.broadcast_screens import Page
+from bot import callbacks
 from bot.callbacks import BroadcastButton, CancelScheduled
 from bot.db.models import BroadcastDraft, Notification, TargetKind, utcnow
 from bot.delivery import render, sender
@@ -25,6 +24,8 @@ from bot.handlers.context import BotContext, Conversation, conversation, reply, 
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language, format_datetime, use_locale
 from bot.screens import View
+from bot.screens import broadcast as broadcast_screens
+from bot.screens.broadcast import Page
 from bot.services import broadcasts, monitoring, outbox, plan, staff, subscriptions
 from bot.services.broadcasts import BroadcastError, Media
 from bot.services.subscriptions import Target, UnknownTarget

@@ -9,13 +9,14 @@ from __future__ import annotations
 from telegram import InputFile, Update
 from telegram.ext import CommandHandler, filters
 
-from bot import event_screens, event_text
+from bot import event_text
 from bot.callbacks import EventButton, EventChoice
 from bot.db.models import EventStatus, RsvpAnswer, utcnow
 from bot.handlers.context import BotContext, Conversation, conversation, reply
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language
 from bot.screens import View
+from bot.screens import events as event_screens
 from bot.services import event_ics, event_input, events, staff
 from bot.services.event_input import EventCommand, EventUsageError
 from bot.services.events import EventError

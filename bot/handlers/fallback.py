@@ -7,10 +7,10 @@ import logging
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from bot import participation_screens
 from bot.handlers.context import BotContext, conversation, reply
 from bot.i18n import _
 from bot.screens import View
+from bot.screens import participation as participation_screens
 
 log = logging.getLogger(__name__)
 

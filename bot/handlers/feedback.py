@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from bot import participation_screens as pscreens
 from bot.callbacks import Consent, Feedback, FeedbackItem, Reaction
 from bot.db.models import PromptPurpose, utcnow
 from bot.delivery import render
@@ -15,6 +14,7 @@ from bot.handlers.context import BotContext, Conversation, conversation, reply, 
 from bot.i18n import _, current_language
 from bot.labels import shorten
 from bot.screens import View
+from bot.screens import participation as pscreens
 from bot.services import participation, subjects
 from bot.services.participation import CommentRequest, ReactionOutcome, ReactionStatus
 from bot.telegram_errors import is_not_modified

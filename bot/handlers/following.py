@@ -5,25 +5,25 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot import screens
 from bot.callbacks import ConfirmStop, OpenScreen, Screen, Toggle
 from bot.db.models import Comune, TargetKind
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.i18n import _, current_language, ngettext
 from bot.screens import View
+from bot.screens import following as following_screens
 from bot.services import subscriptions
 from bot.services.subscriptions import Change, FollowedItem, Target
 
 
 async def my_subscriptions_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
-        view = await screens.my_subscriptions(convo.session, convo.subscriber)
+        view = await following_screens.my_subscriptions(convo.session, convo.subscriber)
     await reply(update, view)
 
 
 async def stop_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context):
-        view = screens.stop_confirmation()
+        view = following_screens.stop_confirmation()
     await reply(update, view)
 
 
@@ -85,16 +85,16 @@ async def _zone_of(convo: Conversation, target: Target) -> str | None:
 async def _render(convo: Conversation, screen: Screen, zone_id: str | None) -> View | None:
     session, subscriber = convo.session, convo.subscriber
     if screen is Screen.STRATEGIES:
-        return await screens.strategies(session, subscriber)
+        return await following_screens.strategies(session, subscriber)
     if screen is Screen.ZONES:
-        return await screens.zones(session, subscriber)
+        return await following_screens.zones(session, subscriber)
     if screen is Screen.ZONE:
-        return await screens.zone(session, subscriber, zone_id) if zone_id else None
+        return await following_screens.zone(session, subscriber, zone_id) if zone_id else None
     if screen is Screen.MY_SUBSCRIPTIONS:
-        return await screens.my_subscriptions(session, subscriber)
+        return await following_screens.my_subscriptions(session, subscriber)
     if screen is Screen.PREFERENCES:
-        return screens.preferences(subscriber)
-    return screens.main_menu()
+        return following_screens.preferences(subscriber)
+    return following_screens.main_menu()
 
 
 async def confirm_stop(update: Update, context: BotContext, action: ConfirmStop) -> None:

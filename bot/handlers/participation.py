@@ -8,13 +8,13 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot import participation_screens as pscreens
 from bot.callbacks import ChooseSubject, FeedbackMenu, OpenFeedbackMenu
 from bot.db.models import utcnow
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.handlers.feedback import ask_about
 from bot.i18n import _, current_language
 from bot.screens import View
+from bot.screens import participation as pscreens
 from bot.services import participation, subjects
 from bot.services.participation import MAX_ORGANISATION_CHARS, TextOutcome, TextStatus
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot import plan_screens
 from bot.callbacks import FollowAction, OpenPlan
 from bot.db.models import TargetKind
 from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
 from bot.handlers.following import answer_follow
 from bot.i18n import _
 from bot.screens import View
+from bot.screens import plan as plan_screens
 from bot.services import monitoring, subscriptions
 from bot.services.subscriptions import Target
 

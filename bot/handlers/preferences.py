@@ -5,17 +5,17 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot import screens
 from bot.callbacks import SetPreference
 from bot.handlers.context import BotContext, conversation, reply, show_in_place
 from bot.i18n import _
+from bot.screens import following as following_screens
 from bot.services import subscriptions
 from bot.services.subscriptions import InvalidPreference
 
 
 async def preferences_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
-        view = screens.preferences(convo.subscriber)
+        view = following_screens.preferences(convo.subscriber)
     await reply(update, view)
 
 
@@ -27,7 +27,7 @@ async def set_preference(update: Update, context: BotContext, action: SetPrefere
         except InvalidPreference:
             view = None
         else:
-            view = screens.preferences(convo.subscriber)
+            view = following_screens.preferences(convo.subscriber)
     if view is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
-from bot import participation_screens as pscreens
 from bot.callbacks import ConfirmForget, EditProfile, ProfileField
 from bot.db.models import PromptPurpose, utcnow
 from bot.handlers.context import BotContext, conversation, reply, show_in_place
@@ -15,6 +14,7 @@ from bot.handlers.feedback import send_prompt
 from bot.handlers.participation import profile_view
 from bot.i18n import _
 from bot.screens import View
+from bot.screens import participation as pscreens
 from bot.services import participation, privacy
 
 MY_DATA_FILE = "psm-bot-my-data.json"

@@ -13,12 +13,12 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import CommandHandler, filters
 
-from bot import participation_screens as pscreens
 from bot.db.models import EntryKind, RecordEntry, utcnow
 from bot.handlers.context import BotContext, conversation, reply
 from bot.handlers.staff import is_staff
 from bot.i18n import TIMEZONE, _, format_number, ngettext, use_locale
 from bot.screens import View
+from bot.screens import participation as pscreens
 from bot.services import record
 from bot.services.record import FilterError, SubjectCounts
 

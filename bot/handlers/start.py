@@ -7,12 +7,12 @@ from html import escape
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.ext import CommandHandler, filters
 
-from bot import screens
 from bot.callbacks import ChooseLanguage
 from bot.handlers import staff
 from bot.handlers.context import BotContext, conversation, reply, show_in_place
 from bot.i18n import _, current_language, set_locale, use_locale
 from bot.screens import View
+from bot.screens import following as following_screens
 from bot.services import staff as staff_roles
 from bot.services import subscriptions
 from bot.services.subscriptions import Change, UnknownTarget
@@ -22,7 +22,9 @@ async def start(update: Update, context: BotContext) -> None:
     payload = context.args[0] if context.args else None
     notice = None
     async with conversation(update, context) as convo:
-        welcome = screens.welcome(update.effective_user.first_name, returning=not convo.is_new)
+        welcome = following_screens.welcome(
+            update.effective_user.first_name, returning=not convo.is_new
+        )
         invite_code = staff_roles.invite_code(payload) if payload else None
         if invite_code:
             notice = await staff.accept_invite(convo, invite_code)
@@ -54,13 +56,13 @@ async def _follow_from_link(convo, payload: str) -> str:
 
 async def help_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context):
-        view = screens.help_text()
+        view = following_screens.help_text()
     await reply(update, view)
 
 
 async def language_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context):
-        view = screens.language_choice()
+        view = following_screens.language_choice()
     await reply(update, view)
 
 
@@ -73,7 +75,10 @@ async def choose_language(update: Update, context: BotContext, action: ChooseLan
     )
     await show_in_place(
         update,
-        View(_("Language set.") + "\n\n" + screens.main_menu().text, screens.main_menu_keyboard()),
+        View(
+            _("Language set.") + "\n\n" + following_screens.main_menu().text,
+            following_screens.main_menu_keyboard(),
+        ),
     )
     await _set_chat_commands(context, update.effective_chat.id, action.language)
 
@@ -81,7 +86,9 @@ async def choose_language(update: Update, context: BotContext, action: ChooseLan
 async def _set_chat_commands(context: BotContext, chat_id: int, language: str) -> None:
     """The command menu of this chat follows the language chosen in the bot."""
     with use_locale(language):
-        commands = [BotCommand(name, description) for name, description in screens.command_menu()]
+        commands = [
+            BotCommand(name, description) for name, description in following_screens.command_menu()
+        ]
     await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
 
 

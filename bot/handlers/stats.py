@@ -7,11 +7,11 @@ import asyncio
 from telegram import InputFile, InputMediaPhoto, Update
 from telegram.ext import CommandHandler, filters
 
-from bot import stats_charts
 from bot.db.models import utcnow
 from bot.handlers.context import BotContext, conversation, reply
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import TIMEZONE, _, format_number, ngettext
+from bot.screens import charts as stats_charts
 from bot.services import statistics
 from bot.services.statistics import Statistics
 

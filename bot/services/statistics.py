@@ -1,5 +1,5 @@
 """Figures for the staff: subscribers over time and by zone, strategy and language; deliveries;
-feedback by subject. Plain data, drawn by `bot.stats_charts` and exported as CSV here.
+feedback by subject. Plain data, drawn by `bot.screens.charts` and exported as CSV here.
 
 Subscribers over time come from `audience_changes`, the anonymous history of people becoming
 reachable (+1: joined, returned) or not (-1: blocked, forgotten), so those who left still

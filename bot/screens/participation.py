@@ -14,15 +14,12 @@ from bot import callbacks
 from bot.callbacks import FeedbackMenu, ProfileField
 from bot.db.models import ConsentState, Participant, StakeholderCategory
 from bot.i18n import _, format_number, ngettext
-from bot.screens import View, main_menu_keyboard
+from bot.screens import View, button
+from bot.screens.following import main_menu_keyboard
 from bot.services import plan, subjects
 from bot.services.participation import MAX_ORGANISATION_CHARS, MAX_TEXT_CHARS
 
 QUOTE_CHARS = 300
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
 
 
 # --- consent -----------------------------------------------------------------------
@@ -31,8 +28,8 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 def _consent_keyboard(prompt_id: int | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button(_("✅ I agree"), callbacks.consent_data(True, prompt_id))],
-            [_button(_("No, thanks"), callbacks.consent_data(False))],
+            [button(_("✅ I agree"), callbacks.consent_data(True, prompt_id))],
+            [button(_("No, thanks"), callbacks.consent_data(False))],
         ]
     )
 
@@ -148,20 +145,20 @@ def feedback_menu() -> View:
         "goes into the plan's participation record."
     )
     rows = [
-        [_button(_("A strategy"), callbacks.feedback_menu_data(FeedbackMenu.STRATEGIES))],
-        [_button(_("A zone"), callbacks.feedback_menu_data(FeedbackMenu.ZONES))],
-        [_button(_("The plan in general"), callbacks.subject_data("plan", subjects.PLAN_ID))],
+        [button(_("A strategy"), callbacks.feedback_menu_data(FeedbackMenu.STRATEGIES))],
+        [button(_("A zone"), callbacks.feedback_menu_data(FeedbackMenu.ZONES))],
+        [button(_("The plan in general"), callbacks.subject_data("plan", subjects.PLAN_ID))],
     ]
     return View(text, InlineKeyboardMarkup(rows))
 
 
 def _back_to_feedback_menu() -> InlineKeyboardButton:
-    return _button(_("⬅️ Back"), callbacks.feedback_menu_data(FeedbackMenu.ROOT))
+    return button(_("⬅️ Back"), callbacks.feedback_menu_data(FeedbackMenu.ROOT))
 
 
 async def feedback_strategies(session: AsyncSession) -> View:
     rows = [
-        [_button(plan.strategy_label(strategy), callbacks.subject_data("strategy", strategy.id))]
+        [button(plan.strategy_label(strategy), callbacks.subject_data("strategy", strategy.id))]
         for strategy in await plan.list_strategies(session)
     ]
     rows.append([_back_to_feedback_menu()])
@@ -170,7 +167,7 @@ async def feedback_strategies(session: AsyncSession) -> View:
 
 async def feedback_zones(session: AsyncSession) -> View:
     buttons = [
-        _button(zone.name, callbacks.subject_data("zone", zone.id))
+        button(zone.name, callbacks.subject_data("zone", zone.id))
         for zone in await plan.list_zones(session)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -225,9 +222,9 @@ def profile(participant: Participant, comune: str | None) -> View:
         ).format(pseudonym=participant.pseudonym),
     ]
     rows = [
-        [_button(_("Category"), callbacks.profile_data(ProfileField.CATEGORY))],
-        [_button(_("Organisation"), callbacks.profile_data(ProfileField.ORGANISATION))],
-        [_button(_("Comune"), callbacks.profile_data(ProfileField.COMUNE))],
+        [button(_("Category"), callbacks.profile_data(ProfileField.CATEGORY))],
+        [button(_("Organisation"), callbacks.profile_data(ProfileField.ORGANISATION))],
+        [button(_("Comune"), callbacks.profile_data(ProfileField.COMUNE))],
     ]
     return View("\n".join(lines), InlineKeyboardMarkup(rows))
 
@@ -235,14 +232,14 @@ def profile(participant: Participant, comune: str | None) -> View:
 def category_choice(current: str | None) -> View:
     rows = [
         [
-            _button(
+            button(
                 ("✅ " if category == current else "") + category_label(category),
                 callbacks.profile_data(ProfileField.CATEGORY, category.value),
             )
         ]
         for category in StakeholderCategory
     ]
-    rows.append([_button(_("⬅️ Back"), callbacks.profile_data(ProfileField.MENU))])
+    rows.append([button(_("⬅️ Back"), callbacks.profile_data(ProfileField.MENU))])
     return View(_("Which of these describes you best?"), InlineKeyboardMarkup(rows))
 
 
@@ -307,12 +304,12 @@ def privacy_notice(contact_email: str, participant: Participant | None) -> View:
         ]
     )
     given = participant is not None and participant.consent == ConsentState.GIVEN
-    button = (
-        _button(_("Withdraw my consent"), callbacks.consent_data(False))
+    consent_button = (
+        button(_("Withdraw my consent"), callbacks.consent_data(False))
         if given
-        else _button(_("✅ I agree"), callbacks.consent_data(True))
+        else button(_("✅ I agree"), callbacks.consent_data(True))
     )
-    return View(text, InlineKeyboardMarkup([[button]]))
+    return View(text, InlineKeyboardMarkup([[consent_button]]))
 
 
 def consent_withdrawn() -> str:
@@ -334,8 +331,8 @@ def forget_confirmation() -> View:
     )
     keyboard = InlineKeyboardMarkup(
         [
-            [_button(_("Yes, erase my data"), callbacks.forget_data(True))],
-            [_button(_("No, keep them"), callbacks.forget_data(False))],
+            [button(_("Yes, erase my data"), callbacks.forget_data(True))],
+            [button(_("No, keep them"), callbacks.forget_data(False))],
         ]
     )
     return View(text, keyboard)

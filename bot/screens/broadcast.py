@@ -16,8 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.db.models import BroadcastDraft, TargetKind
 from bot.i18n import _, current_language, format_datetime, format_number
-from bot.participation_screens import category_label
 from bot.screens import View, shorten
+from bot.screens.participation import category_label
 from bot.services import broadcasts, monitoring, plan, subscriptions
 from bot.services.broadcasts import CATEGORIES, Audience
 from bot.services.subscriptions import Target, UnknownTarget

@@ -1,7 +1,4 @@
-"""What the citizen sees: each screen is a text (Telegram HTML) and an inline keyboard.
-
-Screens read through the services and render in the current language; handlers send them.
-"""
+"""The following screens: main menu, strategies, zones, what I follow, preferences, help."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from bot import callbacks
 from bot.callbacks import Screen
 from bot.db.models import DeliveryMode, Subscriber, TargetKind
 from bot.i18n import N_, _, current_language, format_number, ngettext
-from bot.labels import shorten  # noqa: F401  (re-exported for the screens modules)
+from bot.screens import View, button, in_rows
 from bot.services import plan, subscriptions
 
 FOLLOWED = "✅"
@@ -26,42 +23,28 @@ NOT_FOLLOWED = "➕"
 UNCERTAIN_MARK = " (*)"
 
 
-@dataclass(frozen=True)
-class View:
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
-def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-
-
 def language_buttons() -> list[InlineKeyboardButton]:
     # Language names stay in their own language so everyone finds theirs.
     return [
-        _button("🇮🇹 Italiano", callbacks.language_data("it")),
-        _button("🇬🇧 English", callbacks.language_data("en")),
+        button("🇮🇹 Italiano", callbacks.language_data("it")),
+        button("🇬🇧 English", callbacks.language_data("en")),
     ]
 
 
 def main_menu_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button(_("Follow a strategy"), callbacks.open_data(Screen.STRATEGIES))],
-            [_button(_("Follow a zone or comune"), callbacks.open_data(Screen.ZONES))],
-            [_button(_("What I follow"), callbacks.open_data(Screen.MY_SUBSCRIPTIONS))],
-            [_button(_("⚙️ How I receive updates"), callbacks.open_data(Screen.PREFERENCES))],
+            [button(_("Follow a strategy"), callbacks.open_data(Screen.STRATEGIES))],
+            [button(_("Follow a zone or comune"), callbacks.open_data(Screen.ZONES))],
+            [button(_("What I follow"), callbacks.open_data(Screen.MY_SUBSCRIPTIONS))],
+            [button(_("⚙️ How I receive updates"), callbacks.open_data(Screen.PREFERENCES))],
             language_buttons(),
         ]
     )
 
 
 def _back_to_menu() -> InlineKeyboardButton:
-    return _button(_("⬅️ Menu"), callbacks.open_data(Screen.MAIN))
+    return button(_("⬅️ Menu"), callbacks.open_data(Screen.MAIN))
 
 
 def welcome(first_name: str | None, *, returning: bool) -> View:
@@ -94,7 +77,7 @@ async def strategies(session: AsyncSession, subscriber: Subscriber) -> View:
         data = callbacks.toggle_data(
             not is_followed, TargetKind.STRATEGY, strategy.id, Screen.STRATEGIES
         )
-        buttons.append([_button(label, data)])
+        buttons.append([button(label, data)])
     buttons.append([_back_to_menu()])
     text = _("<b>The plan's strategies</b>\nTap a strategy to follow it, tap again to stop.")
     return View(text, InlineKeyboardMarkup(buttons))
@@ -106,8 +89,8 @@ async def zones(session: AsyncSession, subscriber: Subscriber) -> View:
     buttons = []
     for zone in items:
         label = f"{FOLLOWED} {zone.name}" if zone.id in followed_zones else zone.name
-        buttons.append(_button(label, callbacks.open_data(Screen.ZONE, zone.id)))
-    rows = _rows(buttons, 2)
+        buttons.append(button(label, callbacks.open_data(Screen.ZONE, zone.id)))
+    rows = in_rows(buttons, 2)
     rows.append([_back_to_menu()])
     text = ngettext(
         "<b>The zone of the metropolitan area</b>",
@@ -133,7 +116,7 @@ async def zone(session: AsyncSession, subscriber: Subscriber, zone_id: str) -> V
     )
     rows = [
         [
-            _button(
+            button(
                 zone_label,
                 callbacks.toggle_data(not zone_followed, TargetKind.ZONE, zone_id, Screen.ZONE),
             )
@@ -144,9 +127,9 @@ async def zone(session: AsyncSession, subscriber: Subscriber, zone_id: str) -> V
         is_followed = comune.istat in followed_comuni
         label = f"{FOLLOWED if is_followed else NOT_FOLLOWED} {comune.name}"
         data = callbacks.toggle_data(not is_followed, TargetKind.COMUNE, comune.istat, Screen.ZONE)
-        comune_buttons.append(_button(label, data))
-    rows.extend(_rows(comune_buttons, 2))
-    rows.append([_button(_("⬅️ Zones"), callbacks.open_data(Screen.ZONES)), _back_to_menu()])
+        comune_buttons.append(button(label, data))
+    rows.extend(in_rows(comune_buttons, 2))
+    rows.append([button(_("⬅️ Zones"), callbacks.open_data(Screen.ZONES)), _back_to_menu()])
     lines = [f"<b>{escape(found.name)}</b>" + (UNCERTAIN_MARK if found.uncertain else "")]
     if found.label_detail:
         lines.append(f"<i>{escape(found.label_detail)}</i>")
@@ -187,9 +170,9 @@ async def my_subscriptions(session: AsyncSession, subscriber: Subscriber) -> Vie
             name = item.name(language)
             lines.append(f"• {escape(name)}")
             data = callbacks.toggle_data(False, kind, item.id, Screen.MY_SUBSCRIPTIONS)
-            buttons.append([_button(_("❌ Stop following {name}").format(name=name), data)])
+            buttons.append([button(_("❌ Stop following {name}").format(name=name), data)])
     lines.append("\n" + _("Tap a button below to stop following an item."))
-    buttons.append([_button(_("➕ Follow more"), callbacks.open_data(Screen.MAIN))])
+    buttons.append([button(_("➕ Follow more"), callbacks.open_data(Screen.MAIN))])
     return View("\n".join(lines), InlineKeyboardMarkup(buttons))
 
 
@@ -241,27 +224,27 @@ def _preference_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
         (DeliveryMode.DAILY, _("Daily digest")),
         (DeliveryMode.WEEKLY, _("Weekly digest")),
     ]
-    rows = [[_button(_checked(mode == m, label), pref("mode", m.value)) for m, label in modes]]
+    rows = [[button(_checked(mode == m, label), pref("mode", m.value)) for m, label in modes]]
     if mode != DeliveryMode.INSTANT:
         hours = [
-            _button(_checked(subscriber.digest_hour == h, _hour(h)), pref("hour", str(h)))
+            button(_checked(subscriber.digest_hour == h, _hour(h)), pref("hour", str(h)))
             for h in subscriptions.DIGEST_HOUR_CHOICES
         ]
         rows.append(hours)
     if mode == DeliveryMode.WEEKLY:
         days = [
-            _button(_checked(subscriber.digest_weekday == d, _weekday(d)), pref("day", str(d)))
+            button(_checked(subscriber.digest_weekday == d, _weekday(d)), pref("day", str(d)))
             for d in range(7)
         ]
-        rows.extend(_rows(days, 4))
+        rows.extend(in_rows(days, 4))
     current_quiet = (subscriber.quiet_start, subscriber.quiet_end)
     quiet = [
-        _button(_checked(current_quiet == (None, None), _("No quiet hours")), pref("quiet", "off"))
+        button(_checked(current_quiet == (None, None), _("No quiet hours")), pref("quiet", "off"))
     ]
     for start, end in subscriptions.QUIET_HOUR_CHOICES:
         label = _checked(current_quiet == (start, end), f"🌙 {_hour(start)}–{_hour(end)}")
-        quiet.append(_button(label, pref("quiet", f"{start}-{end}")))
-    rows.extend(_rows(quiet, 2))
+        quiet.append(button(label, pref("quiet", f"{start}-{end}")))
+    rows.extend(in_rows(quiet, 2))
     rows.append([_back_to_menu()])
     return InlineKeyboardMarkup(rows)
 
@@ -277,8 +260,8 @@ def stop_confirmation() -> View:
     )
     keyboard = InlineKeyboardMarkup(
         [
-            [_button(_("Yes, stop everything"), callbacks.stop_data(True))],
-            [_button(_("No, keep my subscriptions"), callbacks.stop_data(False))],
+            [button(_("Yes, stop everything"), callbacks.stop_data(True))],
+            [button(_("No, keep my subscriptions"), callbacks.stop_data(False))],
         ]
     )
     return View(text, keyboard)

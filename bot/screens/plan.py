@@ -23,7 +23,7 @@ from bot.monitoring_text import (
     status_icon,
     status_label,
 )
-from bot.screens import View, shorten
+from bot.screens import View, button, shorten
 from bot.services import monitoring, plan
 from bot.services.monitoring import ActionCard, IndicatorView
 from bot.services.plan import strategy_label
@@ -31,12 +31,8 @@ from bot.services.plan import strategy_label
 MAX_LISTED = 40
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
 def _to_strategies() -> InlineKeyboardButton:
-    return _button(_("🗂 Strategies"), callbacks.plan_data())
+    return button(_("🗂 Strategies"), callbacks.plan_data())
 
 
 def _search_hint() -> str:
@@ -51,7 +47,7 @@ async def strategies(session: AsyncSession) -> View:
     for strategy in await plan.list_strategies(session):
         count = counts.get(strategy.id, 0)
         label = f"{shorten(strategy_label(strategy), 41)} ({count})"
-        rows.append([_button(label, callbacks.plan_data(strategy_id=strategy.id))])
+        rows.append([button(label, callbacks.plan_data(strategy_id=strategy.id))])
     text = "\n\n".join(
         [
             _("<b>The plan's actions</b>"),
@@ -90,7 +86,7 @@ def _action_rows(actions: list[PlanAction]) -> list[list[InlineKeyboardButton]]:
             f"{status_icon(action.status)} {action.code} · "
             f"{shorten(action.title(language), 34)} {action.progress_pct}%"
         )
-        rows.append([_button(label, callbacks.plan_data(action_code=action.code))])
+        rows.append([button(label, callbacks.plan_data(action_code=action.code))])
     return rows
 
 
@@ -120,9 +116,9 @@ async def action_card(session: AsyncSession, code: str, *, following: bool) -> V
     action = card.action
     follow_label = _("🔕 Stop following") if following else _("🔔 Follow this action")
     rows = [
-        [_button(follow_label, callbacks.follow_action_data(not following, action.code))],
+        [button(follow_label, callbacks.follow_action_data(not following, action.code))],
         [
-            _button(
+            button(
                 _("⬅️ Actions of {strategy}").format(strategy=action.strategy_id),
                 callbacks.plan_data(strategy_id=action.strategy_id),
             ),
