@@ -9,7 +9,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from bot import callbacks, event_text
+from bot import callbacks
 from bot.app import build_sender
 from bot.callbacks import EventButton, EventChoice
 from bot.db.models import (
@@ -24,6 +24,7 @@ from bot.db.models import (
     TargetKind,
 )
 from bot.delivery.sender import SenderConfig
+from bot.delivery.templates import event as event_text
 from bot.i18n import use_locale
 from bot.jobs.events import EventJob, event_round
 from bot.services import event_ics, event_input, events, participation, subscriptions

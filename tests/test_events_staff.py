@@ -443,7 +443,7 @@ async def test_a_date_in_the_past_is_refused_and_nobody_is_told(
 
 
 def test_the_place_line_shows_the_place_as_given():
-    from bot import event_text
+    from bot.delivery.templates import event as event_text
 
     payload = {
         "phase": "announce",

@@ -10,8 +10,8 @@ import pytest
 from bot.app import build_sender
 from bot.db.models import ActionStatus, TargetKind
 from bot.delivery.sender import SenderConfig
+from bot.delivery.templates.monitoring import notification_html, progress_bar
 from bot.i18n import use_locale
-from bot.monitoring_text import notification_html, progress_bar
 from bot.services.monitoring_changes import (
     ChangeKind,
     StoredAction,

@@ -190,7 +190,7 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(16))
     # Idempotency: the same source item never becomes two notifications.
     source_key: Mapped[str] = mapped_column(String(255), unique=True)
-    # How to render: a key of bot.delivery.render's templates, with its data in payload.
+    # How to render: a key of bot.delivery.templates.TEMPLATES, with its data in payload.
     template: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     language: Mapped[str | None] = mapped_column(String(8))

@@ -5,26 +5,24 @@ Returns plain data (text and button specs); the sender turns it into Telegram ob
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
-from bot import callbacks, event_text, monitoring_text
+from bot import callbacks
 from bot.db.models import Notification
+from bot.delivery.templates import event, monitoring, template
+from bot.delivery.templates.news import attribute, news_html
+from bot.delivery.templates.text import text_html
 from bot.i18n import _, ngettext
-from bot.labels import localized, notification_title, shorten
+from bot.labels import notification_title, shorten
 from feeds.telegram_html import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
-    as_telegram_html,
     escape,
     safe_link,
-    sanitize_html,
     split_html,
     truncate_html,
 )
 
-# Room kept for the header and the link line around a feed item's own text.
-_NEWS_BODY_LIMIT = 3000
 _GROUP_ITEM_LIMIT = 60
 # Items listed (and numbered) in one grouped message: 50 lines of at most ~65 characters fit
 # a message, and their number buttons (5 a row) stay well within Telegram's 100.
@@ -55,13 +53,13 @@ class Rendered:
 def title_of(notification: Notification, language: str) -> str:
     """One line of plain text naming the notification (lists, grouped messages, staff)."""
     if notification.template == "monitoring":
-        return monitoring_text.headline(notification.payload, language)
+        return monitoring.headline(notification.payload, language)
     return notification_title(notification, language) or _("Update from the plan")
 
 
 def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
     """News is shortened with a "read more" link; other texts are split, never cut."""
-    body = _TEMPLATES.get(notification.template, _render_text)(notification.payload, language)
+    body = template(notification.template)(notification.payload, language)
     if notification.template == "news":
         return (truncate_html(body, MESSAGE_LIMIT),)
     return tuple(split_html(body, MESSAGE_LIMIT)) or (escape(title_of(notification, language)),)
@@ -74,7 +72,7 @@ def render_media(notification: Notification, language: str) -> Media | None:
         photo_url = safe_link(notification.payload.get("image_url"))
         if photo_url is None or not photo_url.startswith("http"):
             return None
-        body = _render_news(notification.payload, language)
+        body = news_html(notification.payload, language)
         link = safe_link(notification.payload.get("link"))
         caption = truncate_html(
             body, CAPTION_LIMIT, read_more_url=link, read_more_label=_("read more")
@@ -83,7 +81,7 @@ def render_media(notification: Notification, language: str) -> Media | None:
     attached = notification.payload.get("media")
     if notification.template != "text" or not attached:
         return None
-    body = _render_text(notification.payload, language)
+    body = text_html(notification.payload, language)
     fits = len(split_html(body, CAPTION_LIMIT)) <= 1
     return Media(attached["kind"], attached["file_id"], body if fits else None)
 
@@ -107,7 +105,7 @@ def _event_buttons(notification: Notification) -> list[list[tuple[str, str]]]:
     payload = notification.payload
     if notification.template != "event" or payload.get("phase") == "cancel":
         return []
-    return event_text.buttons(int(payload["event_id"]))
+    return event.buttons(int(payload["event_id"]))
 
 
 def feedback_buttons(delivery_id: int, number: int | None = None) -> list[list[tuple[str, str]]]:
@@ -174,49 +172,3 @@ def group_buttons(
     return rows + [
         numbers[i : i + _NUMBERS_PER_ROW] for i in range(0, len(numbers), _NUMBERS_PER_ROW)
     ]
-
-
-def attribute(value: str) -> str:
-    return html.escape(value, quote=True)
-
-
-def _render_text(payload: dict, language: str) -> str:
-    """Staff texts in Telegram HTML: {"html": "..."} or {"html": {"it":…, "en":…}}.
-
-    In Telegram HTML a line break is text, in web HTML only white space: keep it as <br>.
-    """
-    return sanitize_html(localized(payload.get("html"), language).replace("\n", "<br>"))
-
-
-def _render_news(payload: dict, language: str) -> str:
-    """The payload's HTML is Telegram HTML already (the poller sanitized it): kept as it is,
-    paragraphs included. Items stored before titles were always filled fall back to the
-    source's name, so the header is never empty."""
-    title = localized(payload.get("title"), language) or payload.get("source")
-    title = escape(title or _("Update from the plan"))
-    link = safe_link(payload.get("link"))
-    body = as_telegram_html(localized(payload.get("html"), language))
-    if body:
-        body = truncate_html(
-            body, _NEWS_BODY_LIMIT, read_more_url=link, read_more_label=_("read more")
-        )
-    parts = [f"📰 <b>{title}</b>"]
-    if body:
-        parts.append(body)
-    footer = []
-    if link:
-        label = escape(_("Open the news"))
-        footer.append(f'<a href="{attribute(link)}">{label}</a>')
-    if payload.get("source"):
-        footer.append(f"<i>{escape(payload['source'])}</i>")
-    if footer:
-        parts.append(" · ".join(footer))
-    return "\n\n".join(parts)
-
-
-_TEMPLATES = {
-    "text": _render_text,
-    "news": _render_news,
-    "monitoring": monitoring_text.notification_html,
-    "event": event_text.event_html,
-}

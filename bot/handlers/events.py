@@ -9,9 +9,9 @@ from __future__ import annotations
 from telegram import InputFile, Update
 from telegram.ext import CommandHandler, filters
 
-from bot import event_text
 from bot.callbacks import EventButton, EventChoice
 from bot.db.models import EventStatus, RsvpAnswer, utcnow
+from bot.delivery.templates import event as event_text
 from bot.handlers.context import BotContext, Conversation, conversation, reply
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language

@@ -16,10 +16,10 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from bot.db.models import utcnow
+from bot.delivery.templates.monitoring import headline
 from bot.handlers.context import BotContext, Conversation, conversation, reply
 from bot.handlers.staff import reply_in_pieces
 from bot.i18n import _, current_language, format_number, ngettext
-from bot.monitoring_text import headline
 from bot.screens import View
 from bot.services import monitoring, staff
 from bot.services.monitoring import ImportReport

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import event_text
 from bot.db.models import Event, EventStatus
+from bot.delivery.templates import event as event_text
 from bot.i18n import N_, _, current_language, format_datetime
 from bot.screens import View, shorten
 from bot.services.events import EventDraft, EventError

@@ -13,8 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.db.models import PlanAction
-from bot.i18n import _, current_language, format_number, ngettext
-from bot.monitoring_text import (
+from bot.delivery.templates.monitoring import (
     format_day,
     format_money,
     format_value,
@@ -23,6 +22,7 @@ from bot.monitoring_text import (
     status_icon,
     status_label,
 )
+from bot.i18n import _, current_language, format_number, ngettext
 from bot.screens import View, button, shorten
 from bot.services import monitoring, plan
 from bot.services.monitoring import ActionCard, IndicatorView
