@@ -19,8 +19,6 @@ from bot.screens import View
 from bot.services import feed_registry, staff
 from bot.services.feed_registry import FeedError, FeedSpec
 
-MAX_LISTED = 20
-
 
 async def feeds_command(update: Update, context: BotContext) -> None:
     args = context.args or []
