@@ -16,6 +16,19 @@ def test_import_contracts_hold():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_types_check():
+    """mypy over bot/ and feeds/ with the settings in pyproject.toml ([tool.mypy])."""
+    mypy = Path(sys.executable).with_name("mypy")
+    result = subprocess.run(
+        [str(mypy), "--no-incremental", "--cache-dir", "/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_code_style_is_clean():
     ruff = Path(sys.executable).with_name("ruff")
     for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
