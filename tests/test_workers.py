@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber, Subscription
-from bot.delivery.sender import dead_local_workers
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
+from bot.services.workers import dead_local_workers
 from tests.conftest import eventually
 from tests.processes import finished, start_deliver
 

@@ -8,10 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,35 +67,6 @@ class SenderConfig:
         )
 
 
-def new_worker_id() -> str:
-    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _host() -> str:
-    return socket.gethostname()[:30]
-
-
-def dead_local_workers(worker_ids: list[str]) -> list[str]:
-    """Workers of this machine whose process is gone: no need to wait for their heartbeat."""
-    dead = []
-    for worker_id in worker_ids:
-        host, _, rest = worker_id.partition(":")
-        pid = rest.partition(":")[0]
-        if host == _host() and pid.isdigit() and not _process_exists(int(pid)):
-            dead.append(worker_id)
-    return dead
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class _Effect:
     """A change to a subscriber caused by Telegram's answer."""
@@ -131,7 +99,7 @@ class Sender:
         self.bot = bot
         self.config = config or SenderConfig()
         self.clock = clock
-        self.worker_id = worker_id or new_worker_id()
+        self.worker_id = worker_id or workers.new_worker_id()
         self.limiter = self.config.limiter(SharedPause(db))
         self.metrics = metrics
         self._wake = asyncio.Event()
@@ -191,7 +159,9 @@ class Sender:
     async def recover(self) -> int:
         """Hand back what stopped senders had claimed; returns the deliveries left in doubt."""
         async with self.db.transaction() as session:
-            await workers.forget(session, dead_local_workers(await workers.list_ids(session)))
+            await workers.forget(
+                session, workers.dead_local_workers(await workers.list_ids(session))
+            )
             returned, in_doubt = await workers.recover_abandoned(session, self.clock())
         if returned or in_doubt:
             log.warning(

@@ -11,6 +11,9 @@ A 429's pause is recorded here (`delivery_pauses`) and every worker honours it b
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -24,6 +27,35 @@ STALE_AFTER = timedelta(seconds=30)
 # Well inside STALE_AFTER: a database outage of 20 s does not make a live worker look stopped.
 HEARTBEAT_EVERY = timedelta(seconds=5)
 PAUSE_SCOPE = "all"
+
+
+def new_worker_id() -> str:
+    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _host() -> str:
+    return socket.gethostname()[:30]
+
+
+def dead_local_workers(worker_ids: list[str]) -> list[str]:
+    """Workers of this machine whose process is gone: no need to wait for their heartbeat."""
+    dead = []
+    for worker_id in worker_ids:
+        host, _, rest = worker_id.partition(":")
+        pid = rest.partition(":")[0]
+        if host == _host() and pid.isdigit() and not _process_exists(int(pid)):
+            dead.append(worker_id)
+    return dead
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def heartbeat(session: AsyncSession, worker_id: str, now: datetime) -> int:
