@@ -73,7 +73,7 @@ def build_sender(
         base_url=api_base,
         base_file_url=base_file_url or _file_url_for(api_base),
         request=AiohttpRequest(
-            connection_limit=config.concurrency,
+            connection_limit=config.max_in_flight,
             connect_timeout=config.connect_timeout_s,
             read_timeout=config.read_timeout_s,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from telegram.error import (
 
 from bot.delivery.outcomes import Verdict, backoff, decide
 from bot.delivery.planning import plan_jobs
-from bot.delivery.ratelimit import SAFETY_MARGIN, RateLimiter
+from bot.delivery.ratelimit import BASE_MARGIN_S, SAFETY_MARGIN, RateLimiter, RoundTrips
 from bot.delivery.transport import (
     AnswerLost,
     AnswerTimedOut,
@@ -228,6 +229,36 @@ async def test_a_pause_another_sender_recorded_holds_back_every_release():
 def test_two_senders_each_keep_a_margin_for_independent_delays():
     limiter = RateLimiter(30)
     limiter.share(2)
-    assert limiter._per_window == 15 and limiter._window > SAFETY_MARGIN
+    assert limiter._per_window == 15 and limiter._window > 1.0 + BASE_MARGIN_S
+    assert limiter.rate == 15
     limiter.share(1)
-    assert limiter._window == SAFETY_MARGIN
+    assert limiter._window == 1.0 + BASE_MARGIN_S
+
+
+async def test_arrivals_spread_by_jitter_stay_within_the_limit():
+    """Round trips of 30–80 ms: a request may reach Telegram up to 25 ms later than one
+    released just after it; the window allows for the spread the round trips show."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    round_trips = RoundTrips()
+    round_trips.on_change(limiter.allow_for_jitter)
+    rng = random.Random(7)
+    for _ in range(200):
+        round_trips.observe(rng.uniform(0.030, 0.080))
+    arrivals = []
+    for chat in range(300):
+        await limiter.wait_turn(chat)
+        arrivals.append(clock.now + rng.uniform(0.015, 0.040))  # the way there: half
+    assert arrivals_in_any_window(sorted(arrivals)) <= 30
+    achieved = 299 / (clock.now - 100.0)
+    assert achieved >= 30 * 0.97
+
+
+def test_in_flight_follows_rate_times_round_trip():
+    round_trips = RoundTrips(initial_s=0.05)
+    assert round_trips.in_flight_for(1000, minimum=8, maximum=256) == 100
+    assert round_trips.in_flight_for(30, minimum=8, maximum=256) == 8
+    assert round_trips.in_flight_for(None, minimum=8, maximum=256) == 256
+    for _ in range(200):
+        round_trips.observe(0.5)
+    assert round_trips.in_flight_for(1000, minimum=8, maximum=256) == 256

@@ -2,9 +2,11 @@
 
 Decisions are taken when a message is released, from the times earlier messages were actually
 released, so a stalled event loop cannot turn into a burst. Overall: at most `per_second`
-releases in any window of SAFETY_MARGIN seconds (Telegram counts arrivals, and requests arrive
-with some jitter), spaced at least half the nominal interval apart; the achieved rate is about
-98% of the configured one. Per chat: one message per `per_chat_interval_s` (groups: per
+releases in any window of one second plus a margin, spaced at least half the nominal interval
+apart. Telegram counts arrivals, and requests arrive with the jitter of their way there: the
+margin is BASE_MARGIN_S plus half the spread of the round trips measured (`RoundTrips`), so
+the achieved rate is 99.5% of the configured one on a steady network and a little less on a
+jittery one. Per chat: one message per `per_chat_interval_s` (groups: per
 `group_interval_s`, 20 a minute), with the same margin. A 429 pauses every release for its
 retry_after; with a `shared` pause, the other senders pause too, and a pause any of them
 recorded is honoured before each release.
@@ -19,7 +21,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-SAFETY_MARGIN = 1.02
+SAFETY_MARGIN = 1.02  # per chat and per group
+BASE_MARGIN_S = 0.005
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit.
 SHARED_JITTER_S = 0.05
@@ -46,6 +49,7 @@ class RateLimiter:
     ) -> None:
         self._shared = shared
         self._per_second = per_second
+        self._jitter_s = 0.0
         self.share(1)
         self._chat_interval = (per_chat_interval_s or 0.0) * SAFETY_MARGIN
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
@@ -57,12 +61,28 @@ class RateLimiter:
         self._paused_until = -math.inf
         self._releases = 0
 
+    @property
+    def rate(self) -> float | None:
+        """This sender's messages per second (its share of the overall limit); None: no limit."""
+        return self._rate
+
     def share(self, workers: int) -> None:
         """Several senders share the bot's overall limit: this one gets 1/workers of it."""
-        self._window = SAFETY_MARGIN + (SHARED_JITTER_S if workers > 1 else 0.0)
-        rate = self._per_second / max(1, workers) if self._per_second else None
+        self._workers = max(1, workers)
+        rate = self._per_second / self._workers if self._per_second else None
+        self._rate = rate
         self._per_window = max(1, math.floor(rate)) if rate else None
         self._min_spacing = 0.5 / rate if rate else 0.0
+        self._set_window()
+
+    def allow_for_jitter(self, arrival_jitter_s: float) -> None:
+        """How much later than others a request released now may reach Telegram."""
+        self._jitter_s = max(0.0, arrival_jitter_s)
+        self._set_window()
+
+    def _set_window(self) -> None:
+        shared = SHARED_JITTER_S if self._workers > 1 else 0.0
+        self._window = 1.0 + BASE_MARGIN_S + shared + self._jitter_s
 
     async def wait_turn(self, chat_id: int) -> None:
         while True:
@@ -113,3 +133,48 @@ class RateLimiter:
         if self._releases % 1000 == 0:
             horizon = now - max(self._chat_interval, self._group_interval)
             self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > horizon}
+
+
+class RoundTrips:
+    """Round trips of the last requests: how many must be in flight to keep a rate, and how
+    much their arrivals may spread (half the spread of the round trips, the way out)."""
+
+    def __init__(self, initial_s: float = 0.1, samples: int = 200, every: int = 20) -> None:
+        self._samples: deque[float] = deque(maxlen=samples)
+        self._every = every
+        self._typical_s = initial_s
+        self._spread_s = 0.0
+        self._listeners: list[Callable[[float], None]] = []
+
+    def on_change(self, listener: Callable[[float], None]) -> None:
+        """`listener(arrival_jitter_s)` after each new estimate."""
+        self._listeners.append(listener)
+
+    def observe(self, seconds: float) -> None:
+        self._samples.append(seconds)
+        if len(self._samples) % self._every == 0 or len(self._samples) < self._every:
+            self._estimate()
+
+    @property
+    def typical_s(self) -> float:
+        """The 90th percentile of the recent round trips."""
+        return self._typical_s
+
+    @property
+    def arrival_jitter_s(self) -> float:
+        return self._spread_s / 2
+
+    def in_flight_for(self, rate: float | None, *, minimum: int, maximum: int) -> int:
+        """Requests in flight that keep `rate` with the typical round trip, twice over (the
+        slow ones, and commits between them)."""
+        if rate is None:
+            return maximum
+        return max(minimum, min(maximum, math.ceil(rate * self._typical_s * 2)))
+
+    def _estimate(self) -> None:
+        ordered = sorted(self._samples)
+        last = len(ordered) - 1
+        self._typical_s = ordered[round(last * 0.9)]
+        self._spread_s = ordered[round(last * 0.95)] - ordered[round(last * 0.05)]
+        for listener in self._listeners:
+            listener(self.arrival_jitter_s)

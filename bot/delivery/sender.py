@@ -9,7 +9,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from bot.db.models import DeliveryState, Notification, utcnow
 from bot.delivery import outcomes, render
 from bot.delivery.outcomes import Verdict
 from bot.delivery.planning import Job, plan_jobs
-from bot.delivery.ratelimit import RateLimiter
+from bot.delivery.ratelimit import RateLimiter, RoundTrips
 from bot.delivery.shared_pause import DATABASE_UNAVAILABLE, SharedPause, describe
 from bot.i18n import use_locale
 from bot.metrics import Metrics
@@ -42,9 +43,12 @@ class SenderConfig:
     group_interval_s: float | None = 3.0  # 20 messages a minute to a group
     paid_broadcast: bool = False
     batch_size: int = 500
-    # Requests in flight at once; also the write-ahead window, so a crash (kill -9) leaves at
-    # most this many deliveries in doubt.
-    concurrency: int = 8
+    # Deliveries in flight at once follow rate × measured round trip, within these bounds; it
+    # is also the write-ahead window: a crash (kill -9) leaves at most this many in doubt, and
+    # the outcomes of at most `commit_interval_s` not yet recorded.
+    min_in_flight: int = 8
+    max_in_flight: int = 256
+    commit_interval_s: float = 0.1
     max_attempts: int = 5
     retry_base_s: float = 2.0
     retry_cap_s: float = 600.0
@@ -101,6 +105,8 @@ class Sender:
         self.clock = clock
         self.worker_id = worker_id or workers.new_worker_id()
         self.limiter = self.config.limiter(SharedPause(db))
+        self.round_trips = RoundTrips()
+        self.round_trips.on_change(self.limiter.allow_for_jitter)
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._texts: dict[tuple[int, str], render.Rendered] = {}
@@ -305,34 +311,96 @@ class Sender:
             await self._once_reachable(stop, self.close)
 
     async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
-        """Windows of `concurrency` jobs: one commit records the previous window's outcomes and
-        marks the next window 'sending' (write-ahead), then its requests go out together."""
-        window = max(1, self.config.concurrency)
-        for start in range(0, len(jobs), window):
-            batch = jobs[start : start + window]
-            stopping = self.token_refused or (self._stop is not None and self._stop.is_set())
+        """A pipeline: up to `window` deliveries are marked 'sending' (write-ahead) and in flight
+        at once; a commit in the background records the outcomes so far and marks the next jobs
+        while the requests of the others are still out. A crash leaves in doubt only what was
+        marked and not recorded: the window and at most `commit_interval_s` of outcomes."""
+        config = self.config
+        waiting = deque(jobs)  # claimed, not yet marked
+        marked: deque[Job] = deque()  # marked 'sending', not yet started
+        running: dict[asyncio.Task, Job] = {}
+        commit: asyncio.Task | None = None
+        last_commit = time.monotonic()
+        failure: BaseException | None = None
+        while True:
+            stopping = failure is not None or self._stopping()
+            while marked and not stopping and _count(running.values()) < self._window():
+                job = marked.popleft()
+                self._attempted.update(d.delivery_id for d in job.deliveries)
+                running[asyncio.create_task(self._send_job(job, notifications))] = job
+            if commit is None and failure is None:
+                room = self._window() - _count(running.values()) - _count(marked)
+                unwritten = len(self._unwritten[0]) + len(self._unwritten[1])
+                due = unwritten and (
+                    time.monotonic() - last_commit >= config.commit_interval_s
+                    or unwritten >= self._window()
+                    or not (running or marked or waiting)
+                )
+                refill = waiting and not stopping and room >= min(len(waiting), self._window()) / 2
+                if stopping and not running and (waiting or marked):
+                    left = [d.delivery_id for job in (*marked, *waiting) for d in job.deliveries]
+                    waiting.clear()
+                    marked.clear()
+                    commit = asyncio.create_task(self._commit([], left))
+                elif refill or due:
+                    batch = _take(waiting, room) if refill else []
+                    commit = asyncio.create_task(self._commit(batch, []))
+            if not (running or commit):
+                if failure is not None:
+                    raise failure
+                if not (marked or waiting) or stopping:
+                    return
+            awaited = {*running, *([commit] if commit else [])}
+            done, _ = await asyncio.wait(
+                awaited, timeout=config.commit_interval_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done - {commit}:
+                del running[task]
+                self._collect(task.result())
+            if commit is not None and commit in done:
+                last_commit = time.monotonic()
+                try:
+                    marked.extend(commit.result())
+                except Exception as error:  # the requests out finish; then the round fails
+                    failure = error
+                commit = None
+
+    def _stopping(self) -> bool:
+        return self.token_refused or (self._stop is not None and self._stop.is_set())
+
+    def _window(self) -> int:
+        """Deliveries in flight at once: enough to keep the rate through a round trip."""
+        config = self.config
+        return self.round_trips.in_flight_for(
+            self.limiter.rate, minimum=config.min_in_flight, maximum=config.max_in_flight
+        )
+
+    def _collect(self, result: tuple[list[Outcome], _Effect | None]) -> None:
+        new_outcomes, effect = result
+        outcomes_, effects = self._unwritten
+        outcomes_.extend(new_outcomes)
+        if effect is not None:
+            effects.append(effect)
+        self._attempted.difference_update(outcome.delivery_id for outcome in new_outcomes)
+
+    async def _commit(self, batch: list[Job], release: list[int]) -> list[Job]:
+        """One transaction: the outcomes known so far, and the write-ahead mark of `batch` (or
+        the release of what will not be sent). Returns the jobs that may be sent."""
+        outcomes_, effects = self._unwritten
+        self._unwritten = ([], [])
+        try:
             async with self.db.transaction() as session:
-                await self._write(session, *self._unwritten)
-                if stopping:
-                    left = [d.delivery_id for job in jobs[start:] for d in job.deliveries]
-                    await workers.release(session, self.worker_id, left)
-                else:
+                await self._write(session, outcomes_, effects)
+                if release:
+                    await workers.release(session, self.worker_id, release)
+                if batch:
                     await self._heartbeat(session)
                     batch = await self._mark_sending(session, batch)
-            self._unwritten = ([], [])
-            if stopping:
-                return
-            self._attempted = {d.delivery_id for job in batch for d in job.deliveries}
-            results = await asyncio.gather(*(self._send_job(job, notifications) for job in batch))
-            outcomes_so_far, effects = self._unwritten
-            for new_outcomes, effect in results:
-                outcomes_so_far.extend(new_outcomes)
-                if effect is not None:
-                    effects.append(effect)
-            self._attempted = set()
-        async with self.db.transaction() as session:
-            await self._write(session, *self._unwritten)
-        self._unwritten = ([], [])
+        except BaseException:
+            # Not written: kept for the hand-back, before what came meanwhile.
+            self._unwritten = (outcomes_ + self._unwritten[0], effects + self._unwritten[1])
+            raise
+        return batch
 
     async def _mark_sending(self, session, batch: list[Job]) -> list[Job]:
         """The write-ahead record of a window. Only rows this sender still holds are sent: a
@@ -380,6 +448,7 @@ class Sender:
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
             await self.limiter.wait_turn(job.chat_id)
+            released = time.monotonic()
             try:
                 message = await self.bot.send_message(
                     chat_id=job.chat_id,
@@ -392,11 +461,13 @@ class Sender:
                     allow_paid_broadcast=True if self.config.paid_broadcast else None,
                 )
             except Exception as error:  # any answer, even one nobody foresaw
+                self.round_trips.observe(time.monotonic() - released)
                 if index + shown == 0:
                     return self._failure(job, error)
                 # Earlier parts were shown: sending again would repeat them.
                 total = len(rendered.parts) + shown
                 return self._partial(job, index + shown, total, error), None
+            self.round_trips.observe(time.monotonic() - released)
         return self._sent(job, message, notifications), None
 
     async def _send_media(
@@ -514,6 +585,21 @@ class Sender:
             for d in job.deliveries
         ]
         return failed, effect
+
+
+def _count(jobs: Iterable[Job]) -> int:
+    return sum(len(job.deliveries) for job in jobs)
+
+
+def _take(jobs: deque[Job], deliveries: int) -> list[Job]:
+    """Jobs from the front of `jobs` carrying at most `deliveries` (at least one job)."""
+    taken = [jobs.popleft()]
+    count = len(taken[0].deliveries)
+    while jobs and count + len(jobs[0].deliveries) <= deliveries:
+        job = jobs.popleft()
+        taken.append(job)
+        count += len(job.deliveries)
+    return taken
 
 
 async def send_media(
