@@ -19,6 +19,7 @@ from .faults import (
     FloodLimiter,
     Storm,
 )
+from .host import WaitOptions
 from .methods_bot import bot_handlers
 from .methods_media import MEDIA_HANDLERS
 from .methods_messages import MESSAGE_HANDLERS
@@ -28,7 +29,7 @@ from .state import ChatState, SandboxWorld, UserProfile
 from .sync import wait_quiet, wait_until
 from .transcript import TranscriptEntry, render_entries
 from .updates import QueuedUpdate, UpdateQueue
-from .users import SandboxUser, WaitOptions
+from .users import SandboxUser
 from .webhook import WebhookDelivery
 
 DEFAULT_REPLY_TIMEOUT = 10.0
@@ -359,7 +360,7 @@ class BotApiSandbox:
         self, chat_id: int, language_code: str | None = None
     ) -> list[dict[str, Any]]:
         """The command menu a private-chat user would see, with Telegram's scope fallback."""
-        scopes = [
+        scopes: list[dict[str, Any]] = [
             {"type": "chat", "chat_id": chat_id},
             {"type": "all_private_chats"},
             {"type": "default"},

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .content_rules import FormattedText, user_text
 from .files import tiny_png
+from .host import SandboxHost, WaitOptions
 from .state import CallbackQueryRecord, ChatState, MessageRecord, UserProfile
 from .sync import wait_quiet, wait_until
 from .transcript import TranscriptEntry
 from .updates import QueuedUpdate
 
-if TYPE_CHECKING:
-    from .sandbox import BotApiSandbox
-
-
-@dataclass(frozen=True)
-class WaitOptions:
-    expect_reply: bool = True
-    timeout: float | None = None
-    settle: float | None = None
-
 
 class SandboxUser:
     """A user with a private chat with the bot (chat id == user id)."""
 
-    def __init__(self, sandbox: BotApiSandbox, profile: UserProfile) -> None:
+    def __init__(self, sandbox: SandboxHost, profile: UserProfile) -> None:
         self._sandbox = sandbox
         self.profile = profile
 
