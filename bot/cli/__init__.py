@@ -10,19 +10,27 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 from telegram.error import InvalidToken, NetworkError
 
 from bot import logs
 from bot.cli import broadcast, events, feeds, monitoring, record
+from bot.cli.feature import Feature, with_database
 from bot.config import ConfigError, Settings
-from bot.db.engine import Database
 from bot.runtime import prepare_database, reseed_database
 from bot.services.plan import PlanDataError
 
 log = logging.getLogger("bot")
+
+# The commands of one feature module each: `add_parser(commands)` and `run(args, settings)`.
+FEATURES: dict[str, Feature] = {
+    "feeds": feeds,
+    "monitoring": monitoring,
+    "events": events,
+    "broadcast": broadcast,
+    "record": record,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="offline demo against the bundled Bot API stand-in")
     demo.add_argument("--keep-db", metavar="PATH", help="keep the demo database at PATH")
     db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands = db.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply migrations and seed the plan's reference data")
     db_commands.add_parser(
         "seed", help="reload the plan's reference data from the YAML file (no migration)"
@@ -71,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     events.add_parser(commands)
     broadcast.add_parser(commands)
     i18n = commands.add_parser("i18n", help="translations")
-    i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
+    i18n_commands = i18n.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
     record.add_parser(commands)
     return parser
@@ -132,22 +140,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print("TELEGRAM_BOT_TOKEN is not set: running the offline demo.\n")
         return asyncio.run(run_demo(keep_db=getattr(args, "keep_db", None)))
     if command == "db":
-        return asyncio.run(_db(settings, args.db_command))
+        return asyncio.run(_db(settings, args.subcommand))
     if command == "deliver":
         settings.require_token()
         return asyncio.run(_deliver(settings, args.wait))
     if command == "stats":
         return asyncio.run(_stats(settings, args.notification))
-    if command == "record":
-        return asyncio.run(record.run(args, settings))
-    if command == "feeds":
-        return asyncio.run(feeds.run(args, settings))
-    if command == "events":
-        return asyncio.run(events.run(args, settings))
-    if command == "broadcast":
-        return asyncio.run(broadcast.run(args, settings))
-    if command == "monitoring":
-        return asyncio.run(_monitoring(settings, args))
+    if command in FEATURES:
+        return asyncio.run(FEATURES[command].run(args, settings))
     if command == "i18n":
         from bot.i18n import compile_catalogs
 
@@ -155,16 +155,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"compiled {path}")
         return 0
     raise AssertionError(command)
-
-
-@asynccontextmanager
-async def with_database(settings: Settings) -> AsyncIterator[Database]:
-    """The migrated database of `settings`, disposed of when the command is done."""
-    db = await prepare_database(settings)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -201,11 +191,6 @@ async def _stats(settings: Settings, notification_id: int | None) -> int:
     scope = f"notification {notification_id}" if notification_id else "all notifications"
     print(f"deliveries ({scope}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
-
-
-async def _monitoring(settings: Settings, args: argparse.Namespace) -> int:
-    async with with_database(settings) as db:
-        return await monitoring.run(args, settings, db)
 
 
 async def _db(settings: Settings, action: str) -> int:

@@ -19,6 +19,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from bot.cli.feature import EXIT_BAD_INPUT, Commands, with_database
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import TargetKind, utcnow
@@ -26,14 +27,15 @@ from bot.i18n import TIMEZONE, _, use_locale
 from bot.services import broadcasts, staff
 from bot.services.broadcasts import Audience, BroadcastError, Media
 
-EXIT_BAD_INPUT = 2
 OPERATOR_LANGUAGE = "en"
 CLI_ACTOR = 0  # the audit log's actor for the command line
 _FILE_REFERENCE = re.compile(r"^(https://\S+|[A-Za-z0-9_-]{20,255})$")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("broadcast", help="send or schedule a staff broadcast")
+def add_parser(commands: Commands) -> None:
+    """Add `broadcast` to the subcommands of `python -m bot`: one command, its action optional
+    (none: send), so that `--text` needs no action word before it."""
+    parser = commands.add_parser("broadcast", help="send or schedule a staff broadcast")
     parser.add_argument("action", nargs="*", metavar="list | cancel ID")
     parser.add_argument("--text", help="the message, in Telegram HTML")
     for kind in ("zone", "strategy", "comune", "action"):
@@ -77,17 +79,14 @@ def media_of(args: argparse.Namespace) -> Media | None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import prepare_database
-
-    db = await prepare_database(settings)
-    try:
-        with use_locale(OPERATOR_LANGUAGE):
-            return await _dispatch(args, db)
-    except BroadcastError as error:
-        _refuse(str(error))
-        return EXIT_BAD_INPUT
-    finally:
-        await db.dispose()
+    """Run one `broadcast` action; 0 when done, 2 for bad input (explained on stderr)."""
+    async with with_database(settings) as db:
+        try:
+            with use_locale(OPERATOR_LANGUAGE):
+                return await _dispatch(args, db)
+        except BroadcastError as error:
+            _refuse(str(error))
+            return EXIT_BAD_INPUT
 
 
 def _refuse(reason: str) -> None:

@@ -19,6 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from bot.cli.feature import EXIT_BAD_INPUT, Commands, with_database
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import Event, EventKind, utcnow
@@ -26,13 +27,11 @@ from bot.i18n import TIMEZONE
 from bot.services import event_ics, event_input, events
 from bot.services.events import EventDraft, EventError
 
-EXIT_BAD_INPUT = 2
 
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """Add `events` and its actions to the subcommands of `python -m bot`."""
-    parser = subparsers.add_parser("events", help="the plan's meetings, reviews and deadlines")
-    actions = parser.add_subparsers(dest="events_command", metavar="ACTION", required=True)
+    parser = commands.add_parser("events", help="the plan's meetings, reviews and deadlines")
+    actions = parser.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="publish an event and announce it to its followers")
     _detail_options(add, required=True)
     listing = actions.add_parser("list", help="upcoming events (--all: past ones too)")
@@ -64,16 +63,12 @@ def _detail_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `events` action; 0 when done, 2 for bad input (explained on stderr)."""
-    from bot.runtime import prepare_database
-
-    db = await prepare_database(settings)
-    try:
-        return await _ACTIONS[args.events_command](args, db)
-    except (EventError, event_ics.CalendarError, OSError) as error:
-        print(f"psm-bot: events: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        await db.dispose()
+    async with with_database(settings) as db:
+        try:
+            return await _ACTIONS[args.subcommand](args, db)
+        except (EventError, event_ics.CalendarError, OSError) as error:
+            print(f"psm-bot: events: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
 
 def _draft(args: argparse.Namespace, base: EventDraft | None) -> EventDraft:

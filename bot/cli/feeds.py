@@ -20,25 +20,24 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.cli.feature import EXIT_BAD_INPUT, Commands, with_database
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import Feed, utcnow
 from bot.i18n import _, use_locale
-from bot.runtime import prepare_database
 from bot.services import feed_registry
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollReport, active_feed_ids
 from bot.services.feed_registry import FeedError, FeedSpec
 from bot.services.feed_rules import FeedRulesError
 from feeds import policy
 
-EXIT_BAD_INPUT = 2
 OPERATOR_LANGUAGE = "en"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """Add `feeds` and its actions to the subcommands of `python -m bot`."""
-    feeds = subparsers.add_parser("feeds", help="news feeds (RSS/Atom) the bot follows")
-    actions = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+    parser = commands.add_parser("feeds", help="news feeds (RSS/Atom) the bot follows")
+    actions = parser.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     _add_parser_for_add(actions)
     actions.add_parser("list", help="the feeds, with their state")
     pause = _with_id(actions.add_parser("pause", help="stop polling a feed until resumed"))
@@ -54,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     poll.add_argument("id", type=int, nargs="?", metavar="ID")
 
 
-def _add_parser_for_add(actions: argparse._SubParsersAction) -> None:
+def _add_parser_for_add(actions: Commands) -> None:
     add = actions.add_parser("add", help="follow a feed")
     add.add_argument("url", metavar="URL")
     add.add_argument("--title", help="name shown under each news (default: the feed's own)")
@@ -104,14 +103,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    action = _ACTIONS[args.feeds_command]
+    action = _ACTIONS[args.subcommand]
     try:
-        opml = _read_opml(args.file) if args.feeds_command == "import-opml" else None
-        db = await prepare_database(settings)
-        try:
+        opml = _read_opml(args.file) if args.subcommand == "import-opml" else None
+        async with with_database(settings) as db:
             return await action(_Context(args, settings, db, opml))
-        finally:
-            await db.dispose()
     except (FeedError, FeedRulesError) as error:
         print(f"psm-bot feeds: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -206,6 +202,8 @@ async def _resume(context: _Context) -> int:
 
 
 async def _import_opml(context: _Context) -> int:
+    if context.opml is None:
+        raise AssertionError("import-opml runs with the file read in _run")
     async with context.db.transaction() as session:
         outcome = await feed_registry.import_opml(
             session, context.opml, now=utcnow(), defaults=_spec(context.args)

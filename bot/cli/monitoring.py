@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.cli.feature import EXIT_BAD_INPUT, Commands, with_database
 from bot.config import MonitoringSettings, Settings
 from bot.db.engine import Database
 from bot.services import monitoring
@@ -29,13 +31,11 @@ from bot.services.monitoring_remote import (
 from bot.services.monitoring_sources import RawRecord, SourceError, read_files
 from bot.services.monitoring_validate import InvalidDataset
 
-EXIT_BAD_INPUT = 2
 
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """Add `monitoring` and its actions to the subcommands of `python -m bot`."""
-    parser = subparsers.add_parser("monitoring", help="the plan's actions, indicators, reviews")
-    actions = parser.add_subparsers(dest="monitoring_command", metavar="ACTION", required=True)
+    parser = commands.add_parser("monitoring", help="the plan's actions, indicators, reviews")
+    actions = parser.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     load = actions.add_parser("import", help="import CSV, XLSX, JSON or YAML files (all or none)")
     load.add_argument("files", type=Path, nargs="+", metavar="FILE")
     load.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
@@ -50,14 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--strategy", metavar="ID")
 
 
-async def run(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    config = settings.monitoring
-    command = args.monitoring_command
-    if command == "import":
-        return await _import(args, db, config)
-    if command == "poll":
-        return await _poll(args, db, config)
-    return await _list(db, args.strategy)
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one `monitoring` action; 0 when done, 2 for bad input (explained on stderr)."""
+    async with with_database(settings) as db:
+        return await _ACTIONS[args.subcommand](args, db, settings.monitoring)
 
 
 async def _import(args: argparse.Namespace, db: Database, config: MonitoringSettings) -> int:
@@ -137,12 +133,15 @@ def _print_outcome(outcome: PollOutcome) -> int:
     if outcome.status is PollStatus.NOT_MODIFIED:
         print("monitoring poll: not modified since the last poll")
         return 0
+    if outcome.report is None:
+        raise AssertionError(f"a {outcome.status} poll without its import report")
     print("monitoring poll: " + outcome.report.summary())
     _print_changes(outcome.report)
     return 0
 
 
-async def _list(db: Database, strategy_id: str | None) -> int:
+async def _list(args: argparse.Namespace, db: Database, config: MonitoringSettings) -> int:
+    strategy_id: str | None = args.strategy
     async with db.transaction() as session:
         counts = await monitoring.action_counts(session)
         strategies = [strategy_id.upper()] if strategy_id else sorted(counts)
@@ -159,3 +158,12 @@ async def _list(db: Database, strategy_id: str | None) -> int:
             f"{action.title_it}{sample}"
         )
     return 0
+
+
+_ACTIONS: dict[
+    str, Callable[[argparse.Namespace, Database, MonitoringSettings], Awaitable[int]]
+] = {
+    "import": _import,
+    "poll": _poll,
+    "list": _list,
+}

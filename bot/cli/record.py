@@ -17,20 +17,18 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from bot.cli.feature import EXIT_BAD_INPUT, Commands, with_database
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import utcnow
-from bot.runtime import prepare_database
 from bot.services import record
 from bot.services.record import Format, RecordFilter
 
-EXIT_BAD_INPUT = 2
 
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """Add `record` and its actions to the subcommands of `python -m bot`."""
-    parser = subparsers.add_parser("record", help="the plan's participation record")
-    actions = parser.add_subparsers(dest="record_command", metavar="ACTION", required=True)
+    parser = commands.add_parser("record", help="the plan's participation record")
+    actions = parser.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     export = actions.add_parser("export", help="entries as CSV or XLSX")
     export.add_argument("--format", choices=[f.value for f in Format], default=Format.CSV.value)
     export.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
@@ -71,16 +69,14 @@ def record_filter(args: argparse.Namespace) -> RecordFilter:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    db = await prepare_database(settings)
-    try:
+    """Run one `record` action; 0 when done, 2 for bad input (explained on stderr)."""
+    async with with_database(settings) as db:
         return await execute(args, db, sys.stdout.buffer)
-    finally:
-        await db.dispose()
 
 
 async def execute(args: argparse.Namespace, db: Database, out: BinaryIO) -> int:
     """Run one `record` action against this database, writing to `out`."""
-    action = _ACTIONS[args.record_command]
+    action = _ACTIONS[args.subcommand]
     async with db.transaction() as session:
         message, code = await action(session, args, out)
     if message:
