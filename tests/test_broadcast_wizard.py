@@ -315,6 +315,13 @@ async def _subscriber_ids(db, *user_ids: int) -> set[int]:
         return set(await session.scalars(query))
 
 
+async def test_cli_keeps_action_targets_apart_from_list_and_cancel(db, settings, stakeholders):
+    # `--action ID` once shared its dest with the positional `list | cancel ID` and was lost,
+    # which made a broadcast to one action go to everyone.
+    assert await _cli(settings, "--text", "Ciao", "--action", "T1") == 0
+    assert await _audience_of_the_last_broadcast(db) == await _subscriber_ids(db, 5)
+
+
 async def test_a_changed_audience_asks_for_the_preview_again(db, sandbox, running_bot, citizens):
     admin = sandbox.user(ADMIN, language_code="en")
     await _compose_for_genova(admin)

@@ -36,7 +36,7 @@ def add_parser(commands: Commands) -> None:
     """Add `broadcast` to the subcommands of `python -m bot`: one command, its action optional
     (none: send), so that `--text` needs no action word before it."""
     parser = commands.add_parser("broadcast", help="send or schedule a staff broadcast")
-    parser.add_argument("action", nargs="*", metavar="list | cancel ID")
+    parser.add_argument("subcommand", nargs="*", metavar="list | cancel ID")
     parser.add_argument("--text", help="the message, in Telegram HTML")
     for kind in ("zone", "strategy", "comune", "action"):
         parser.add_argument(f"--{kind}", action="append", default=[], metavar="ID")
@@ -94,11 +94,12 @@ def _refuse(reason: str) -> None:
 
 
 async def _dispatch(args: argparse.Namespace, db: Database) -> int:
-    if args.action == ["list"]:
+    words: list[str] = args.subcommand
+    if words == ["list"]:
         return await _list(db)
-    if len(args.action) == 2 and args.action[0] == "cancel" and args.action[1].isdigit():
-        return await _cancel(db, int(args.action[1]))
-    if not args.action and (args.text or args.photo or args.document):
+    if len(words) == 2 and words[0] == "cancel" and words[1].isdigit():
+        return await _cancel(db, int(words[1]))
+    if not words and (args.text or args.photo or args.document):
         return await _send(db, args)
     _refuse(_("use --text, list, or cancel ID"))
     return EXIT_BAD_INPUT

@@ -7,7 +7,9 @@ A feature module adds one command to `python -m bot` and runs it:
 
 The ACTIONs are subparsers with `dest="subcommand"` (not "action": `--action ID`, one of the
 plan's actions, is an option of `record` and `broadcast`); `run` picks the action by
-`args.subcommand` from its `_ACTIONS`. `bot.cli.main` dispatches to `run` by the command's name.
+`args.subcommand` from its `_ACTIONS`. `broadcast` sends without an action word, so its
+`subcommand` is an optional positional (`list`, `cancel ID`) instead of subparsers.
+`bot.cli.main` dispatches to `run` by the command's name.
 """
 
 from __future__ import annotations
