@@ -1,0 +1,1 @@
+"""Migration scripts: each frozen once released; they import no bot module."""
