@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
-from telegram.ext import AIORateLimiter, Application, TypeHandler
+from telegram.ext import Application, TypeHandler
 
 from bot import handlers
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
-from bot.delivery.sender import PAID_BROADCAST_PER_SECOND, Sender, SenderConfig
+from bot.delivery.ratelimit import RateLimiter
+from bot.delivery.replies import PerUserUpdateProcessor, ReplyRateLimiter
+from bot.delivery.sender import Sender, SenderConfig
 from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
 from bot.i18n import use_locale
@@ -27,8 +29,12 @@ log = logging.getLogger(__name__)
 COUNTING_GROUP = -100
 
 
-def build_application(settings: Settings, db: Database, *, metrics: Metrics) -> BotApplication:
-    """The Telegram application of `python -m bot run`; use `bot.runtime.compose` to get it."""
+def build_application(
+    settings: Settings, db: Database, *, metrics: Metrics, limiter: RateLimiter
+) -> BotApplication:
+    """The Telegram application of `python -m bot run`; use `bot.runtime.compose` to get it.
+
+    Its messages wait for their turn in `limiter`, the sender's, ahead of deliveries."""
     api_base = settings.telegram_api_base_url
     builder = (
         Application.builder()
@@ -36,10 +42,10 @@ def build_application(settings: Settings, db: Database, *, metrics: Metrics) -> 
         .base_url(api_base)
         .base_file_url(_file_url_for(api_base))
         .context_types(CONTEXT_TYPES)
-        # Replies have a limiter of their own, not shared with the sender's pacing: each gets
-        # the whole overall rate (DELIVERY_RATE, or the paid-broadcast rate), so replies and
-        # deliveries together may reach twice that rate.
-        .rate_limiter(AIORateLimiter(overall_max_rate=_overall_rate(settings), max_retries=2))
+        # Replies share the sender's budget and go before its deliveries; answers to button
+        # presses are not messages and are not held back (bot/delivery/replies.py).
+        .rate_limiter(ReplyRateLimiter(limiter))
+        .concurrent_updates(PerUserUpdateProcessor(settings.delivery.concurrent_updates))
         .post_init(_post_init)
     )
     application = builder.build()
@@ -48,10 +54,6 @@ def build_application(settings: Settings, db: Database, *, metrics: Metrics) -> 
     application.add_handler(TypeHandler(Update, count_updates(metrics)), group=COUNTING_GROUP)
     handlers.register(application)
     return application
-
-
-def _overall_rate(settings: Settings) -> float:
-    return PAID_BROADCAST_PER_SECOND if settings.paid_broadcast else settings.delivery_rate
 
 
 def build_sender(
@@ -64,9 +66,7 @@ def build_sender(
     metrics: Metrics | None = None,
 ) -> Sender:
     """The delivery sender has its own Bot: no PTB rate limiter, its own connection pool."""
-    config = config or SenderConfig(
-        messages_per_second=settings.delivery_rate, paid_broadcast=settings.paid_broadcast
-    )
+    config = config or sender_config(settings)
     api_base = base_url or settings.telegram_api_base_url
     bot = Bot(
         settings.require_token(),
@@ -79,6 +79,20 @@ def build_sender(
         ),
     )
     return Sender(db, bot, config, metrics=metrics)
+
+
+def sender_config(settings: Settings) -> SenderConfig:
+    knobs = settings.delivery
+    return SenderConfig(
+        messages_per_second=settings.delivery_rate,
+        paid_broadcast=settings.paid_broadcast,
+        batch_size=knobs.batch_size,
+        min_in_flight=knobs.min_in_flight,
+        max_in_flight=knobs.max_in_flight,
+        commit_interval_s=knobs.commit_interval_s,
+        max_attempts=knobs.max_attempts,
+        read_timeout_s=knobs.read_timeout_s,
+    )
 
 
 def _file_url_for(api_base: str) -> str:

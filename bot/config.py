@@ -81,6 +81,61 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How the sender and the interactive bot use Telegram's limits (DELIVERY_RATE and
+    PAID_BROADCAST set the rate itself).
+
+    | Variable | Meaning |
+    |---|---|
+    | `DELIVERY_MAX_IN_FLIGHT` | most requests out at once (default 256; at most these in doubt) |
+    | `DELIVERY_MIN_IN_FLIGHT` | fewest requests out at once (default 8) |
+    | `DELIVERY_BATCH_SIZE` | deliveries claimed per round (default 500) |
+    | `DELIVERY_COMMIT_INTERVAL_MS` | outcomes are recorded at least this often (default 100) |
+    | `DELIVERY_MAX_ATTEMPTS` | tries before a delivery is given up (default 5) |
+    | `DELIVERY_READ_TIMEOUT` | seconds to wait for Telegram's answer; then in doubt (default 10) |
+    | `CONCURRENT_UPDATES` | updates handled at once, one person's in order (default 256) |
+    """
+
+    max_in_flight: int = 256
+    min_in_flight: int = 8
+    batch_size: int = 500
+    commit_interval_s: float = 0.1
+    max_attempts: int = 5
+    read_timeout_s: float = 10.0
+    concurrent_updates: int = 256
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> DeliverySettings:
+        most = _parse_number(values, "DELIVERY_MAX_IN_FLIGHT", cls.max_in_flight, 1, 1000)
+        fewest = _parse_number(values, "DELIVERY_MIN_IN_FLIGHT", cls.min_in_flight, 1, 1000)
+        if fewest > most:
+            raise ConfigError(
+                f"DELIVERY_MIN_IN_FLIGHT ({fewest}) is more than DELIVERY_MAX_IN_FLIGHT ({most})"
+            )
+        commit_ms = _parse_number(values, "DELIVERY_COMMIT_INTERVAL_MS", 100, 1, 10_000)
+        return cls(
+            max_in_flight=most,
+            min_in_flight=fewest,
+            batch_size=_parse_number(values, "DELIVERY_BATCH_SIZE", cls.batch_size, 1, 100_000),
+            commit_interval_s=commit_ms / 1000,
+            max_attempts=_parse_number(values, "DELIVERY_MAX_ATTEMPTS", cls.max_attempts, 1, 100),
+            read_timeout_s=float(_parse_number(values, "DELIVERY_READ_TIMEOUT", 10, 1, 600)),
+            concurrent_updates=_parse_number(
+                values, "CONCURRENT_UPDATES", cls.concurrent_updates, 1, 10_000
+            ),
+        )
+
+
+def _parse_number(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = _optional(values.get(name))
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {text!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
 class Settings:
     telegram_bot_token: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
@@ -96,6 +151,7 @@ class Settings:
     port: int | None = None
     listen: str = "0.0.0.0"
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -138,6 +194,7 @@ class Settings:
             port=_parse_port(values.get("PORT")),
             listen=(values.get("LISTEN") or "0.0.0.0").strip(),
             monitoring=MonitoringSettings.from_values(values),
+            delivery=DeliverySettings.from_values(values),
         )
 
 
@@ -150,14 +207,10 @@ def _environment(environ: Mapping[str, str] | None, env_file: Path | None) -> di
     return values
 
 
-def _blank(value: str | None) -> bool:
-    return value is None or not value.strip()
-
-
 def _parse_token(value: str | None) -> str | None:
-    if _blank(value):
+    token = _optional(value)
+    if token is None:
         return None
-    token = value.strip()
     if not _TOKEN_PATTERN.match(token):
         raise ConfigError(
             "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather"
@@ -166,9 +219,9 @@ def _parse_token(value: str | None) -> str | None:
 
 
 def _parse_database_url(value: str | None) -> str:
-    if _blank(value):
+    url = _optional(value)
+    if url is None:
         return DEFAULT_DATABASE_URL
-    url = value.strip()
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in _DATABASE_SCHEMES:
         raise ConfigError(
@@ -179,9 +232,9 @@ def _parse_database_url(value: str | None) -> str:
 
 
 def _parse_base_url(value: str | None) -> str:
-    if _blank(value):
+    url = _optional(value)
+    if url is None:
         return DEFAULT_API_BASE_URL
-    url = value.strip()
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(
             f"TELEGRAM_API_BASE_URL must be an http(s) URL such as {DEFAULT_API_BASE_URL}"
@@ -190,10 +243,11 @@ def _parse_base_url(value: str | None) -> str:
 
 
 def _parse_admin_ids(value: str | None) -> frozenset[int]:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return frozenset()
     ids = set()
-    for part in re.split(r"[,\s]+", value.strip()):
+    for part in re.split(r"[,\s]+", text):
         if not part:
             continue
         if not re.fullmatch(r"-?\d+", part):
@@ -205,9 +259,10 @@ def _parse_admin_ids(value: str | None) -> frozenset[int]:
 
 
 def _parse_language(value: str | None) -> str:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return "it"
-    language = value.strip().lower()
+    language = text.lower()
     if language not in SUPPORTED_LANGUAGES:
         raise ConfigError(
             f"DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}; got {value!r}"
@@ -217,26 +272,29 @@ def _parse_language(value: str | None) -> str:
 
 def _check_timezone(value: str | None) -> None:
     """TIMEZONE used to be a setting that nothing obeyed; the plan's time is Italian time."""
-    if not _blank(value) and value.strip() != TIMEZONE.key:
+    text = _optional(value)
+    if text is not None and text != TIMEZONE.key:
         raise ConfigError(
             f"TIMEZONE is fixed to {TIMEZONE.key}, the plan's time zone; unset it (got {value!r})"
         )
 
 
 def _parse_log_level(value: str | None) -> str:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return "INFO"
-    level = value.strip().upper()
+    level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; got {value!r}")
     return level
 
 
 def _parse_rate(value: str | None) -> float:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return 30.0
     try:
-        rate = float(value)
+        rate = float(text)
     except ValueError:
         rate = 0.0
     if not 0 < rate <= 1000:
@@ -247,9 +305,10 @@ def _parse_rate(value: str | None) -> float:
 
 
 def _parse_bool(name: str, value: str | None) -> bool:
-    if _blank(value):
+    stripped = _optional(value)
+    if stripped is None:
         return False
-    text = value.strip().lower()
+    text = stripped.lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
@@ -258,40 +317,45 @@ def _parse_bool(name: str, value: str | None) -> bool:
 
 
 def _parse_webhook_url(value: str | None) -> str | None:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return None
-    url = value.strip().rstrip("/")
+    url = text.rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError("WEBHOOK_URL must be the public http(s) address of this service")
     return url
 
 
 def _parse_secret(value: str | None) -> str | None:
-    if _blank(value):
+    secret = _optional(value)
+    if secret is None:
         return None
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.strip()):
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
         raise ConfigError("WEBHOOK_SECRET must be 1-256 characters: letters, digits, _ and -")
-    return value.strip()
+    return secret
 
 
 def _parse_port(value: str | None) -> int | None:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return None
-    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+    if not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigError(f"PORT must be a TCP port number; got {value!r}")
-    return int(value)
+    return int(text)
 
 
 def _parse_log_format(value: str | None) -> str:
-    if _blank(value):
+    text = _optional(value)
+    if text is None:
         return "text"
-    fmt = value.strip().lower()
+    fmt = text.lower()
     if fmt not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json; got {value!r}")
     return fmt
 
 
 def _optional(value: str | None) -> str | None:
+    """The value without surrounding blanks, or None when it is missing or blank."""
     return value.strip() if value and value.strip() else None
 
 
@@ -303,10 +367,11 @@ def _parse_monitoring_url(value: str | None) -> str | None:
 
 
 def _parse_interval(value: str | None) -> float:
-    if not _optional(value):
+    text = _optional(value)
+    if text is None:
         return DEFAULT_MONITORING_POLL_INTERVAL_S
     try:
-        seconds = float(value)
+        seconds = float(text)
     except ValueError:
         seconds = -1.0
     if seconds < MIN_MONITORING_POLL_INTERVAL_S:
@@ -316,8 +381,9 @@ def _parse_interval(value: str | None) -> float:
 
 
 def _parse_threshold(value: str | None) -> int:
-    if not _optional(value):
+    text = _optional(value)
+    if text is None:
         return DEFAULT_PROGRESS_THRESHOLD
-    if not value.strip().isdigit() or not 1 <= int(value) <= 100:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
         raise ConfigError("MONITORING_PROGRESS_THRESHOLD must be a whole number from 1 to 100")
-    return int(value)
+    return int(text)

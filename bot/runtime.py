@@ -192,8 +192,8 @@ class Composition:
 def compose(settings: Settings, db: Database, deployment: Deployment) -> Composition:
     """The bot as `python -m bot run` builds it; tests and the demo build it here too."""
     metrics = Metrics()
-    application = build_application(settings, db, metrics=metrics)
     sender = build_sender(settings, db, metrics=metrics)
+    application = build_application(settings, db, metrics=metrics, limiter=sender.limiter)
     if deployment.sends:
         # Polling feeds from several workers is safe (one notification per item), but wasteful.
         schedule_all(application, settings, sender, metrics)

@@ -60,6 +60,7 @@ class RateLimiter:
         self._last_by_chat: dict[int, float] = {}
         self._paused_until = -math.inf
         self._releases = 0
+        self._urgent: dict[object, int] = {}  # waiting replies → their chat
 
     @property
     def rate(self) -> float | None:
@@ -84,12 +85,27 @@ class RateLimiter:
         shared = SHARED_JITTER_S if self._workers > 1 else 0.0
         self._window = 1.0 + BASE_MARGIN_S + shared + self._jitter_s
 
-    async def wait_turn(self, chat_id: int) -> None:
+    async def wait_turn(self, chat_id: int, *, urgent: bool = False) -> None:
+        """Until this message may go. An `urgent` one (a reply to a person) goes before the
+        others waiting (deliveries), which let it take the next turn."""
+        if not urgent:
+            return await self._wait_turn(chat_id, urgent=False)
+        token = object()
+        self._urgent[token] = chat_id
+        try:
+            await self._wait_turn(chat_id, urgent=True)
+        finally:
+            del self._urgent[token]
+
+    async def _wait_turn(self, chat_id: int, *, urgent: bool) -> None:
         while True:
             now = self._clock()
             ready = self._ready_at(chat_id, now)
             if now < ready:
                 await self._sleep(ready - now)
+                continue
+            if not urgent and self._urgent_ready(now):
+                await self._sleep(max(self._min_spacing, 0.001))
                 continue
             if self._shared is not None:
                 remaining = await self._shared.remaining()
@@ -102,6 +118,10 @@ class RateLimiter:
             self._release(chat_id, now)
             return
 
+    def _urgent_ready(self, now: float) -> bool:
+        """A reply is waiting only for the overall budget (not for its chat's interval)."""
+        return any(self._chat_ready_at(chat, now) <= now for chat in self._urgent.values())
+
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out for `seconds`, from any sender sharing it."""
         self._pause_here(seconds)
@@ -111,11 +131,16 @@ class RateLimiter:
     def _pause_here(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def _ready_at(self, chat_id: int, now: float) -> float:
-        ready = max(self._paused_until, self._last_release + self._min_spacing)
+    def _chat_ready_at(self, chat_id: int, now: float) -> float:
         interval = self._group_interval if chat_id < 0 else self._chat_interval
-        if interval:
-            ready = max(ready, self._last_by_chat.get(chat_id, -math.inf) + interval)
+        return self._last_by_chat.get(chat_id, -math.inf) + interval if interval else -math.inf
+
+    def _ready_at(self, chat_id: int, now: float) -> float:
+        ready = max(
+            self._paused_until,
+            self._last_release + self._min_spacing,
+            self._chat_ready_at(chat_id, now),
+        )
         if self._per_window is not None:
             while self._released and self._released[0] <= now - self._window:
                 self._released.popleft()
@@ -133,6 +158,15 @@ class RateLimiter:
         if self._releases % 1000 == 0:
             horizon = now - max(self._chat_interval, self._group_interval)
             self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > horizon}
+
+
+def is_message_method(endpoint: str) -> bool:
+    """Bot API methods Telegram counts against the message limits: sending, editing, copying
+    and forwarding messages (not answers to button presses, chat actions or queries)."""
+    lowered = endpoint.lower()
+    if lowered == "sendchataction":
+        return False
+    return lowered.startswith(("send", "edit", "copymessage", "forwardmessage"))
 
 
 class RoundTrips:

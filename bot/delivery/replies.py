@@ -1,0 +1,120 @@
+"""Replies to people: concurrent, in order per person, within the same budget as deliveries.
+
+`ReplyRateLimiter` is PTB's rate limiter of the interactive bot. Messages (what Telegram
+limits) wait for their turn in the sender's own `RateLimiter`, ahead of deliveries, so replies
+and a broadcast together keep to the overall and per-chat limits; other calls (answering a
+button press, setting the menu) go at once. A 429 pauses everyone for its retry_after, and the
+message is sent again once it has passed.
+
+`PerUserUpdateProcessor` handles updates concurrently, one person's in the order they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+
+from bot.delivery.ratelimit import RateLimiter, is_message_method
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENT_UPDATES = 256
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class ReplyRateLimiter(BaseRateLimiter[int]):
+    def __init__(self, limiter: RateLimiter, *, max_retries: int = 2) -> None:
+        self._limiter = limiter
+        self._max_retries = max_retries
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSONResult:
+        chat = _chat_key(data.get("chat_id"))
+        if chat is None or not is_message_method(endpoint):
+            return await callback(*args, **kwargs)
+        retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        for attempt in range(retries + 1):
+            await self._limiter.wait_turn(chat, urgent=True)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                self._limiter.pause(_seconds(error))
+                if attempt == retries:
+                    raise
+                log.warning("Telegram asked to wait %.0f s before %s", _seconds(error), endpoint)
+        raise AssertionError("unreachable")
+
+
+def _seconds(error: RetryAfter) -> float:
+    retry_after = error.retry_after
+    return float(getattr(retry_after, "total_seconds", lambda: retry_after)())
+
+
+def _chat_key(chat_id: object) -> int | None:
+    """The limiter keys chats by number; a @channel name counts as a group (negative)."""
+    if chat_id is None:
+        return None
+    if isinstance(chat_id, int):
+        return chat_id
+    text = str(chat_id)
+    if text.removeprefix("-").isdigit():
+        return int(text)
+    return -1 - (hash(text) & 0x7FFFFFFF)
+
+
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    """Up to `max_concurrent_updates` at once; one person's (or chat's) updates one at a time,
+    in the order they came (asyncio's locks are first come, first served)."""
+
+    def __init__(self, max_concurrent_updates: int = DEFAULT_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # key → updates holding or waiting for its lock
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _update_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def _update_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
