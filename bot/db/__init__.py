@@ -1,5 +1,5 @@
 """Storage: models, engine and migrations. Nothing here commits on its own."""
 
-from bot.db.engine import Database, async_url, sync_url
+from bot.db.engine import Database, affected_rows, async_url, dialect_name, sync_url
 
-__all__ = ["Database", "async_url", "sync_url"]
+__all__ = ["Database", "affected_rows", "async_url", "dialect_name", "sync_url"]

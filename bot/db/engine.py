@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -88,3 +89,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through a session touched.
+
+    `Session.execute()` is typed as returning a `Result`; for these statements it is a
+    `CursorResult`, the class that carries `rowcount`.
+    """
+    return cast(CursorResult[Any], result).rowcount
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The backend the session talks to ("sqlite" or "postgresql")."""
+    return session.get_bind().dialect.name

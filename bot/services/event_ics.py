@@ -11,6 +11,7 @@ with its first new occurrence. Calendars by URL are fetched like feeds (`FeedFet
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -140,9 +141,9 @@ def _occurrences(
     return found
 
 
-def _within_horizon(occurrences, now: datetime) -> list:
+def _within_horizon(occurrences: Iterable[icalendar.Event], now: datetime) -> list[icalendar.Event]:
     """Occurrences (in order of start) until EXPANSION_HORIZON; at most MAX_EVENTS of them."""
-    found = []
+    found: list[icalendar.Event] = []
     for occurrence in occurrences:
         if occurrence.get("dtstart") and _aware(occurrence.decoded("dtstart")) > (
             now + EXPANSION_HORIZON
@@ -231,7 +232,10 @@ async def import_calendar(
 async def _import_one(
     session: AsyncSession, item: ImportedEvent, now: datetime, source: EventSource | None
 ) -> str:
-    event = await events.by_uid(session, item.draft.uid)
+    uid = item.draft.uid
+    if uid is None:
+        raise ValueError("an imported event has no UID")  # parse_calendar always gives one
+    event = await events.by_uid(session, uid)
     if event is None:
         if item.cancelled:
             return "unchanged"  # cancelled before anyone heard of it

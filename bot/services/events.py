@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import dialect_name
 from bot.db.models import (
     Comune,
     Delivery,
@@ -308,7 +309,7 @@ async def _deliver(
     ]
     if not values:
         return
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
     await session.execute(
         insert.values(values).on_conflict_do_nothing(

@@ -203,9 +203,12 @@ class FeedPoller:
             snapshot.url, etag=snapshot.etag, last_modified=snapshot.last_modified
         )
         if fetched.status is FetchStatus.ERROR:
-            return await self._record_failure(snapshot, fetched.error.message)
+            message = fetched.error.message if fetched.error else "fetch failed"
+            return await self._record_failure(snapshot, message)
         parsed = None
         if fetched.status is FetchStatus.OK:
+            if fetched.content is None:
+                raise RuntimeError("the fetch succeeded without content")
             parsed = await parse_feed(
                 fetched.content,
                 base_url=fetched.final_url or snapshot.url,

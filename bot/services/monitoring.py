@@ -158,8 +158,8 @@ async def load_state(session: AsyncSession, dataset: Dataset) -> StoredState:
         state.action_info[action.code] = _as_data(action)
         for indicator in action.indicators:
             state.indicators[(action.code, indicator.code)] = _stored_indicator(indicator)
-    for action in dataset.actions:
-        state.action_info[action.code] = action
+    for data in dataset.actions:
+        state.action_info[data.code] = data
     return state
 
 
@@ -351,7 +351,7 @@ async def action_card(session: AsyncSession, code: str) -> ActionCard | None:
     )
     return ActionCard(
         action=action,
-        strategy=await session.get(Strategy, action.strategy_id),
+        strategy=await session.get_one(Strategy, action.strategy_id),
         zone_names=sorted(zone.name for zone in zones),
         comune_names=sorted(comune.name for comune in comuni),
         indicators=[

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import affected_rows, dialect_name
 from bot.db.models import (
     Comune,
     Delivery,
@@ -73,7 +74,7 @@ async def enqueue(session: AsyncSession, new: NewNotification) -> tuple[Notifica
 
 
 def _insert(session: AsyncSession):
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
 
 
@@ -227,7 +228,7 @@ async def claim_due(
         .order_by(Delivery.due_at, Delivery.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         query = query.with_for_update(of=Delivery, skip_locked=True)
     result = ClaimResult()
     inactive: list[int] = []
@@ -359,7 +360,7 @@ async def skip_pending_for(session: AsyncSession, subscriber_id: int, reason: st
         )
         .values(state=DeliveryState.SKIPPED.value, error=reason)
     )
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 async def stats(session: AsyncSession, notification_id: int | None = None) -> dict[str, int]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import dialect_name
 from bot.db.models import (
     Comune,
     ConsentState,
@@ -94,7 +95,7 @@ def format_reference(year: int, number: int) -> str:
 
 async def _next_number(session: AsyncSession, year: int) -> int:
     """Atomic per-year counter: concurrent contributions never share a number."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RecordCounter)
     statement = (
         insert.values(year=year, last_value=1)
@@ -283,8 +284,8 @@ async def prompt_subject(
 ) -> Subject | None:
     if prompt.delivery_id is not None:
         return await subjects.of_owned_delivery(session, subscriber.id, prompt.delivery_id)
-    if prompt.subject_kind is None:
-        return None
+    if prompt.subject_kind is None or prompt.subject_id is None:
+        return None  # set together (open_prompt): a prompt about no subject
     return await subjects.chosen(session, prompt.subject_kind, prompt.subject_id)
 
 

@@ -14,9 +14,10 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import affected_rows
 from bot.db.models import (
     Base,
     Delivery,
@@ -63,7 +64,7 @@ def _columns(row: Base, leave_out: tuple[str, ...] = ()) -> dict:
 def _entries_about(subscriber: Subscriber, participant_id: int | None):
     """Entries linked to the person: as participant, or through a delivery (reactions)."""
     own_deliveries = select(Delivery.id).where(Delivery.subscriber_id == subscriber.id)
-    linked = [RecordEntry.delivery_id.in_(own_deliveries)]
+    linked: list[ColumnElement[bool]] = [RecordEntry.delivery_id.in_(own_deliveries)]
     if participant_id is not None:
         linked.append(RecordEntry.participant_id == participant_id)
     return or_(*linked)
@@ -118,7 +119,11 @@ async def _deliveries_summary(session: AsyncSession, subscriber: Subscriber) -> 
     ).one()
     return {
         "by_state": dict(by_state.all()),
-        "reactions": {participation.REACTION_VALUES.get(k, k): v for k, v in by_reaction.all()},
+        "reactions": {
+            participation.REACTION_VALUES.get(k, k): v
+            for k, v in by_reaction.all()
+            if k is not None  # the query leaves NULL out
+        },
         "first_created_at": _jsonable(first),
         "last_sent_at": _jsonable(last),
     }
@@ -155,4 +160,4 @@ async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
     for erased in (subscriber, participant):
         if erased is not None:
             session.expunge(erased)
-    return result.rowcount or 0
+    return affected_rows(result) or 0

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Exists, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -91,7 +91,7 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=TIMEZONE)
 
 
-def _tagged(kind: str, ids) -> exists:
+def _tagged(kind: str, ids) -> Exists:
     return exists().where(
         RecordEntryTag.entry_id == RecordEntry.id,
         RecordEntryTag.target_kind == kind,
@@ -202,7 +202,7 @@ def to_csv(rows: Sequence[ExportRow]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _xlsx_cell(sheet, value) -> WriteOnlyCell:
+def _xlsx_cell(sheet, value) -> Cell:
     if isinstance(value, datetime):
         # Excel has no time zones: local (Europe/Rome) time, as the column header says.
         return WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
@@ -305,7 +305,7 @@ async def find_entry(session: AsyncSession, reference: str) -> RecordEntry | Non
     )
 
 
-def hide(entry: RecordEntry, reason: str, staff_id: int, now: datetime) -> None:
+def hide(entry: RecordEntry, reason: str, staff_id: int | None, now: datetime) -> None:
     entry.hidden = True
     entry.hidden_reason = reason.strip()[:300] or None
     entry.hidden_by = staff_id
@@ -351,21 +351,32 @@ async def set_verified(
 
 # --- filters typed by the staff in Telegram: /export csv from=2026-01-01 zone=tigullio ------
 
-_FILTER_KEYS = {"from": "date_from", "to": "date_to", "strategy": "strategy", "action": "action"}
+_DATE_KEYS = ("from", "to")
+_ID_KEYS = ("strategy", "action", "zone")
 
 
 def parse_staff_arguments(args: Sequence[str]) -> tuple[Format, RecordFilter]:
     file_format = Format.XLSX
-    values: dict[str, object] = {}
+    dates: dict[str, date] = {}
+    ids: dict[str, str] = {}
     for arg in args:
         if arg.lower() in (Format.CSV, Format.XLSX):
             file_format = Format(arg.lower())
             continue
         key, _, value = arg.partition("=")
-        if not value or key not in (*_FILTER_KEYS, "zone"):
+        if not value or key not in (*_DATE_KEYS, *_ID_KEYS):
             raise FilterError(arg)
-        values[_FILTER_KEYS.get(key, key)] = _parse_date(value) if key in ("from", "to") else value
-    return file_format, RecordFilter(**values)
+        if key in _DATE_KEYS:
+            dates[key] = _parse_date(value)
+        else:
+            ids[key] = value
+    return file_format, RecordFilter(
+        date_from=dates.get("from"),
+        date_to=dates.get("to"),
+        strategy=ids.get("strategy"),
+        action=ids.get("action"),
+        zone=ids.get("zone"),
+    )
 
 
 def _parse_date(value: str) -> date:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import affected_rows
 from bot.db.models import StaffAction, StaffInvite, StaffMember
 
 INVITE_PREFIX = "staff_"
@@ -58,7 +59,7 @@ async def revoke(
     result = await session.execute(
         delete(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
     )
-    if not result.rowcount:
+    if not affected_rows(result):
         return False
     audit(session, actor_id, "revoke", now, user_id=telegram_user_id)
     return True

@@ -164,16 +164,16 @@ def of_delivery(delivery: Delivery, notification: Notification) -> Subject:
 def of_digest(notifications: Sequence[Notification]) -> Subject:
     """A reply to a message that showed several notifications: about all of them."""
     ids = ",".join(str(n.id) for n in notifications)[:MAX_SUBJECT_ID]
-    names = [
-        _translated(
+
+    def name(language: str) -> str:
+        return _translated(
             language,
             N_("{count} updates: {titles}"),
             count=len(notifications),
             titles="; ".join(_title(n, language) for n in notifications),
         )
-        for language in ("it", "en")
-    ]
-    return Subject(SubjectKind.DIGEST, ids, *names, tags=_tags_of(notifications))
+
+    return Subject(SubjectKind.DIGEST, ids, name("it"), name("en"), tags=_tags_of(notifications))
 
 
 async def of_message(
@@ -219,7 +219,7 @@ async def of_owned_delivery(
 
 
 async def of_delivery_row(session: AsyncSession, delivery: Delivery) -> Subject:
-    notification = await session.get(Notification, delivery.notification_id)
+    notification = await session.get_one(Notification, delivery.notification_id)
     return of_delivery(delivery, notification)
 
 

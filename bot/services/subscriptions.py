@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LANGUAGES
+from bot.db import affected_rows
 from bot.db.models import (
     AudienceChange,
     Comune,
@@ -110,7 +111,7 @@ async def _set_active(
         .where(Subscriber.id == subscriber.id, Subscriber.active.is_(not active))
         .values(active=active, blocked_at=None if active else now)
     )
-    if result.rowcount:
+    if affected_rows(result):
         record_audience_change(session, 1 if active else -1, reason, now)
 
 
@@ -229,7 +230,7 @@ async def unsubscribe_all(session: AsyncSession, subscriber: Subscriber) -> int:
     result = await session.execute(
         delete(Subscription).where(Subscription.subscriber_id == subscriber.id)
     )
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 async def followed_ids(session: AsyncSession, subscriber: Subscriber, kind: TargetKind) -> set[str]:

@@ -59,6 +59,8 @@ def release_time(
     tz=TIMEZONE,
 ) -> datetime | None:
     """None when a due delivery may go now, else the time to try again."""
+    if quiet_start is None or quiet_end is None:
+        return None  # no quiet hours set
     if in_quiet_hours(moment, quiet_start, quiet_end, tz):
         return end_of_quiet_hours(moment, quiet_start, quiet_end, tz)
     return None
