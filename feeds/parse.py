@@ -347,6 +347,11 @@ def _chronological(entries: list[FeedEntry]) -> list[FeedEntry]:
     """Oldest first: by date when every entry has one, otherwise the reverse of the
     document order (feeds list the newest first). Ties keep reversed document order."""
     newest_last = list(reversed(entries))
-    if all(entry.published or entry.updated for entry in entries):
-        return sorted(newest_last, key=lambda entry: entry.published or entry.updated)
+    dated = [
+        (stamp, entry)
+        for entry in newest_last
+        if (stamp := entry.published or entry.updated) is not None
+    ]
+    if len(dated) == len(newest_last):
+        return [entry for _, entry in sorted(dated, key=lambda pair: pair[0])]
     return newest_last

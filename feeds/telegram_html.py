@@ -16,6 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from itertools import accumulate
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -165,20 +166,27 @@ def html_to_text(html: str, *, base_url: str | None = None) -> str:
 
 
 def _clean_with_nh3(html: str, base_url: str | None) -> str:
-    options = {
-        "tags": _NH3_TAGS,
-        "clean_content_tags": REMOVED_WITH_CONTENT,
-        "attributes": {"a": {"href"}, "img": {"alt"}},
-        "url_schemes": set(LINK_SCHEMES),
-        "link_rel": None,
-        "strip_comments": True,
-    }
     if base_url:
         try:
-            return nh3.clean(html, url_relative=("rewrite_with_base", base_url), **options)
+            return _nh3_clean(html, ("rewrite_with_base", base_url))
         except ValueError:
             pass  # not an absolute base URL: relative links cannot be resolved
-    return nh3.clean(html, url_relative="deny", **options)
+    return _nh3_clean(html, "deny")
+
+
+def _nh3_clean(
+    html: str, url_relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str]
+) -> str:
+    return nh3.clean(
+        html,
+        tags=_NH3_TAGS,
+        clean_content_tags=REMOVED_WITH_CONTENT,
+        attributes={"a": {"href"}, "img": {"alt"}},
+        url_schemes=set(LINK_SCHEMES),
+        link_rel=None,
+        strip_comments=True,
+        url_relative=url_relative,
+    )
 
 
 def safe_link(href: str | None, base_url: str | None = None) -> str | None:
