@@ -10,6 +10,7 @@ import enum
 import re
 from dataclasses import dataclass
 
+from bot.config import SUPPORTED_LANGUAGES
 from bot.db.models import StakeholderCategory, TargetKind
 
 MAX_CALLBACK_BYTES = 64
@@ -347,7 +348,7 @@ def _parse_zone(parts: list[str]) -> OpenScreen:
 
 def _parse_language(parts: list[str]) -> ChooseLanguage:
     (language,) = parts
-    if language not in ("it", "en"):
+    if language not in SUPPORTED_LANGUAGES:
         raise ValueError(language)
     return ChooseLanguage(language)
 

@@ -9,16 +9,26 @@ Each job wakes the sender when it has queued notifications.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.handlers.context import BotApplication
+    from bot.handlers.context import BotApplication, BotContext
     from bot.metrics import Metrics
+
+_Data = TypeVar("_Data")
 
 
 class Wakeable(Protocol):
     def wake(self) -> None: ...
+
+
+def job_data(context: BotContext, kind: type[_Data]) -> _Data:
+    """What the running job was scheduled with (`data=` of `run_repeating`)."""
+    job = context.job
+    if job is None or not isinstance(job.data, kind):
+        raise RuntimeError(f"this callback runs as a job scheduled with a {kind.__name__}")
+    return job.data
 
 
 def schedule_all(

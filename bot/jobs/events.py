@@ -18,7 +18,7 @@ from telegram.ext import Job
 from bot.db.engine import Database
 from bot.db.models import EventSource, utcnow
 from bot.handlers.context import BotApplication, BotContext
-from bot.jobs import Wakeable
+from bot.jobs import Wakeable, job_data
 from bot.services import event_ics, events
 from feeds.fetch import FeedFetcher
 
@@ -63,7 +63,7 @@ def schedule_event_reminders(
 
 
 async def run_event_job(context: BotContext) -> None:
-    await event_round(context.job.data)
+    await event_round(job_data(context, EventJob))
 
 
 async def event_round(job: EventJob) -> list[int]:

@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.handlers.context import BotApplication, BotContext
 from bot.i18n import ngettext, use_locale
-from bot.jobs import Wakeable
+from bot.jobs import Wakeable, job_data
 from bot.metrics import Metrics
 from bot.services import subscriptions
 from bot.services.feed_poller import FeedPoller, FeedPollResult, PollerConfig
@@ -69,7 +69,7 @@ def schedule_feed_polling(
 
 
 async def poll_feeds(context: BotContext) -> None:
-    job: FeedPollingJob = context.job.data
+    job = job_data(context, FeedPollingJob)
     report = await job.poller.poll_due_feeds()
     if job.metrics is not None:
         for result in report.results:

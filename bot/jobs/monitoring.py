@@ -14,7 +14,7 @@ from telegram.ext import Job
 
 from bot.config import MonitoringSettings
 from bot.handlers.context import BotApplication, BotContext
-from bot.jobs import Wakeable
+from bot.jobs import Wakeable, job_data
 from bot.services.monitoring_remote import PollOutcome, PollStatus, poll_sql, poll_url
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def schedule_monitoring_polling(
 
 
 async def poll_monitoring(context: BotContext) -> None:
-    job: MonitoringPollingJob = context.job.data
+    job = job_data(context, MonitoringPollingJob)
     outcomes = await poll_sources(context.bot_data.db, job.config)
     notified = sum(len(o.report.notification_ids) for o in outcomes if o.report is not None)
     if notified:

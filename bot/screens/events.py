@@ -65,7 +65,7 @@ def published(event_id: int) -> View:
 
 MAX_LISTED = 20
 LIST_TIME_FORMAT = "EEE d MMM y, HH:mm"
-_STATUS_LABELS = {
+_STATUS_LABELS: dict[str, str] = {
     EventStatus.SCHEDULED: N_("scheduled"),
     EventStatus.CHANGED: N_("changed"),
     EventStatus.CANCELLED: N_("cancelled"),

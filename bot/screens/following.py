@@ -199,8 +199,8 @@ def preferences(subscriber: Subscriber) -> View:
         )
     else:
         delivery = _("each update as soon as it is published")
-    if subscriber.quiet_start is None:
-        quiet = _("none")
+    if subscriber.quiet_start is None or subscriber.quiet_end is None:
+        quiet = _("none")  # both are set, or neither
     else:
         quiet = f"{_hour(subscriber.quiet_start)}–{_hour(subscriber.quiet_end)}"
     lines = [

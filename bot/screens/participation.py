@@ -193,7 +193,7 @@ def comment_prompt(subject_name: str | None) -> str:
 
 
 def category_label(category: str | None) -> str:
-    labels = {
+    labels: dict[str | None, str] = {
         StakeholderCategory.CITIZEN: _("Citizen"),
         StakeholderCategory.COMUNE: _("Comune"),
         StakeholderCategory.ASSOCIATION: _("Association"),

@@ -13,6 +13,7 @@ from bot import callbacks
 from bot.callbacks import EventChoice
 from bot.db.models import EventKind, RsvpAnswer
 from bot.i18n import N_, TIMEZONE, _, format_datetime, ngettext
+from bot.labels import localized
 from bot.services.events import WHEN_FORMAT
 from feeds.telegram_html import escape, safe_link
 
@@ -40,12 +41,6 @@ def kind_label(kind: str) -> str:
         return _(_KIND_LABELS[EventKind.OTHER])
 
 
-def _localized(value, language: str) -> str:
-    if isinstance(value, dict):
-        return value.get(language) or value.get("it") or ""
-    return value or ""
-
-
 def when(starts_at: datetime, ends_at: datetime | None) -> str:
     """Start (and end) in Rome time, in the current language."""
     start = format_datetime(starts_at, WHEN_FORMAT)
@@ -58,8 +53,8 @@ def when(starts_at: datetime, ends_at: datetime | None) -> str:
 
 def event_html(payload: dict, language: str) -> str:
     """The `event` template: what happened (new, changed, cancelled, reminder) and the details."""
-    icon, heading = _HEADINGS.get(payload.get("phase"), _HEADINGS["card"])
-    title = escape(_localized(payload.get("title"), language))
+    icon, heading = _HEADINGS.get(payload.get("phase", ""), _HEADINGS["card"])
+    title = escape(localized(payload.get("title"), language))
     lines = []
     if heading:
         label = escape(_(heading))
@@ -82,7 +77,7 @@ def _details(payload: dict, language: str) -> list[str]:
     if link:
         label = escape(_("Join online"))
         lines.append(f'🔗 <a href="{html.escape(link, quote=True)}">{label}</a>')
-    description = _localized(payload.get("description"), language)
+    description = localized(payload.get("description"), language)
     if description:
         lines.extend(["", escape(description[:1500])])
     return lines

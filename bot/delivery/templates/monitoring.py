@@ -14,6 +14,7 @@ from babel.numbers import format_currency
 
 from bot.db.models import ActionStatus
 from bot.i18n import N_, _, current_language, format_number
+from bot.labels import localized
 from feeds.telegram_html import escape, safe_link
 
 BAR_CELLS = 5
@@ -81,14 +82,6 @@ def format_value(value: float | None, unit: str | None) -> str:
     return f"{number} {unit}" if unit else number
 
 
-def localized(value: str | dict | None, language: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return value.get(language) or value.get("it") or ""
-
-
 def sample_note() -> str:
     return "<i>" + escape(_("Sample data, for demonstration only.")) + "</i>"
 
@@ -138,7 +131,7 @@ def notification_html(payload: dict, language: str) -> str:
         "date_slipped": _date_slipped,
         "review": _review,
     }
-    render = renderers.get(payload.get("change"), _unknown)
+    render = renderers.get(payload.get("change", ""), _unknown)
     parts = [render(payload, language)]
     parts.append(_footer(payload))
     if payload.get("sample"):
