@@ -23,6 +23,7 @@ from typing import Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
 BASE_MARGIN_S = 0.005
+REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit.
 SHARED_JITTER_S = 0.05
@@ -57,7 +58,7 @@ class RateLimiter:
         self._sleep = sleep
         self._released: deque[float] = deque()
         self._last_release = -math.inf
-        self._last_by_chat: dict[int, float] = {}
+        self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
         self._paused_until = -math.inf
         self._releases = 0
         self._urgent: dict[object, int] = {}  # waiting replies → their chat
@@ -100,7 +101,7 @@ class RateLimiter:
     async def _wait_turn(self, chat_id: int, *, urgent: bool) -> None:
         while True:
             now = self._clock()
-            ready = self._ready_at(chat_id, now)
+            ready = self._ready_at(chat_id, now, urgent=urgent)
             if now < ready:
                 await self._sleep(ready - now)
                 continue
@@ -113,14 +114,14 @@ class RateLimiter:
                     self._pause_here(remaining)
                     continue
                 now = self._clock()  # another waiter may have been released meanwhile
-                if self._ready_at(chat_id, now) > now:
+                if self._ready_at(chat_id, now, urgent=urgent) > now:
                     continue
             self._release(chat_id, now)
             return
 
     def _urgent_ready(self, now: float) -> bool:
         """A reply is waiting only for the overall budget (not for its chat's interval)."""
-        return any(self._chat_ready_at(chat, now) <= now for chat in self._urgent.values())
+        return any(self._chat_ready_at(chat, urgent=True) <= now for chat in self._urgent.values())
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out for `seconds`, from any sender sharing it."""
@@ -131,15 +132,24 @@ class RateLimiter:
     def _pause_here(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def _chat_ready_at(self, chat_id: int, now: float) -> float:
+    def _chat_ready_at(self, chat_id: int, *, urgent: bool) -> float:
+        """Deliveries: one per interval. Replies: the short bursts Telegram allows in a chat
+        (REPLY_BURST within as many intervals), so an edit and a message answer one press."""
         interval = self._group_interval if chat_id < 0 else self._chat_interval
-        return self._last_by_chat.get(chat_id, -math.inf) + interval if interval else -math.inf
+        recent = self._recent_by_chat.get(chat_id)
+        if not interval or not recent:
+            return -math.inf
+        if not urgent:
+            return recent[-1] + interval
+        if len(recent) < REPLY_BURST:
+            return -math.inf
+        return recent[0] + interval * REPLY_BURST
 
-    def _ready_at(self, chat_id: int, now: float) -> float:
+    def _ready_at(self, chat_id: int, now: float, *, urgent: bool = False) -> float:
         ready = max(
             self._paused_until,
             self._last_release + self._min_spacing,
-            self._chat_ready_at(chat_id, now),
+            self._chat_ready_at(chat_id, urgent=urgent),
         )
         if self._per_window is not None:
             while self._released and self._released[0] <= now - self._window:
@@ -153,11 +163,16 @@ class RateLimiter:
         if self._per_window is not None:
             self._released.append(now)
         if self._chat_interval or self._group_interval:
-            self._last_by_chat[chat_id] = now
+            recent = self._recent_by_chat.get(chat_id)
+            if recent is None:
+                recent = self._recent_by_chat[chat_id] = deque(maxlen=REPLY_BURST)
+            recent.append(now)
         self._releases += 1
         if self._releases % 1000 == 0:
-            horizon = now - max(self._chat_interval, self._group_interval)
-            self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > horizon}
+            horizon = now - max(self._chat_interval, self._group_interval) * REPLY_BURST
+            self._recent_by_chat = {
+                c: times for c, times in self._recent_by_chat.items() if times[-1] > horizon
+            }
 
 
 def is_message_method(endpoint: str) -> bool:

@@ -180,6 +180,9 @@ class _SlidingWindow:
         self._stamps.append(now)
 
 
+_GLOBAL = object()
+
+
 class FloodLimiter:
     """Telegram-like rate limits on send*/edit* calls; disabled until configured."""
 
@@ -204,15 +207,33 @@ class FloodLimiter:
         self._per_group: defaultdict[object, _SlidingWindow] = defaultdict(
             lambda: _SlidingWindow(60.0)
         )
+        # After a 429 Telegram refuses the bot's messages until retry_after has passed; a
+        # message sent sooner is an early send, refused again.
+        self._banned_until: dict[object, float] = {}  # GLOBAL or a chat id → monotonic time
+        self.rejected = 0
+        self.early_sends = 0
 
     def check(self, method: str, chat_id: object, *, paid_broadcast: bool = False) -> None:
-        """Raise 429 if this call exceeds a limit; otherwise count it."""
+        """Raise 429 if this call exceeds a limit or comes before a retry_after has passed;
+        otherwise count it."""
         if not is_rate_limited_method(method):
             return
         now = time.monotonic()
+        # Paid broadcasts have a limit of their own: a 429 of the free one does not hold them.
+        overall = (_GLOBAL, paid_broadcast)
+        banned_until = max(
+            self._banned_until.get(overall, 0.0), self._banned_until.get(chat_id, 0.0)
+        )
+        if now < banned_until:
+            self.early_sends += 1
+            self.rejected += 1
+            raise too_many_requests(max(1, math.ceil(banned_until - now)))
         windows = self._applicable_windows(chat_id, paid_broadcast)
         for window, limit in windows:
             if window.count(now) >= limit:
+                self.rejected += 1
+                scope = overall if window is self._global else chat_id
+                self._banned_until[scope] = now + self.retry_after
                 raise too_many_requests(self.retry_after)
         for window, _ in windows:
             window.add(now)

@@ -23,7 +23,7 @@ from .host import WaitOptions
 from .methods_bot import bot_handlers
 from .methods_media import MEDIA_HANDLERS
 from .methods_messages import MESSAGE_HANDLERS
-from .server import ApiRoutes
+from .server import ApiRoutes, Latency
 from .spec import ApiSpec
 from .state import ChatState, SandboxWorld, UserProfile
 from .sync import wait_quiet, wait_until
@@ -62,6 +62,8 @@ class BotApiSandbox:
     ) -> None:
         self.token = token
         self.host = host
+        self._latency: Latency | None = None
+        self._routes: ApiRoutes | None = None
         self.reply_timeout = reply_timeout
         self.settle = settle
         self.spec = ApiSpec(spec_path)
@@ -99,6 +101,8 @@ class BotApiSandbox:
         if self._runner is not None:
             return self
         routes = ApiRoutes(self.token, self.dispatcher, self.world.files)
+        routes.latency = self._latency
+        self._routes = routes
         runner = web.AppRunner(
             routes.build_app(), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
         )
@@ -284,6 +288,18 @@ class BotApiSandbox:
     def _check_method(self, method: str | None) -> None:
         if method is not None and self.spec.method_name(method) is None:
             raise ValueError(f"unknown Bot API method {method!r}")
+
+    def set_latency(self, round_trip_s: float, jitter_s: float = 0.0) -> None:
+        """Answer as Telegram does from far away: each request takes a round trip of
+        `round_trip_s` ± `jitter_s` / 2 (half on the way there, half back)."""
+        self._latency = Latency(round_trip_s, jitter_s) if round_trip_s or jitter_s else None
+        if self._routes is not None:
+            self._routes.latency = self._latency
+
+    @property
+    def early_sends(self) -> int:
+        """Messages sent before a 429's retry_after had passed (refused again)."""
+        return self.flood.early_sends
 
     def set_flood_limits(
         self,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -96,11 +98,25 @@ async def _hang(request: web.Request, seconds: float) -> None:
         await asyncio.sleep(min(0.05, seconds))
 
 
+@dataclass(frozen=True)
+class Latency:
+    """Telegram is 30–80 ms away: each way of a request takes half of a round trip drawn
+    from `round_trip_s` ± `jitter_s` / 2, the way there before the call is counted."""
+
+    round_trip_s: float
+    jitter_s: float = 0.0
+
+    def one_way(self) -> float:
+        low = max(0.0, self.round_trip_s - self.jitter_s / 2)
+        return random.uniform(low, self.round_trip_s + self.jitter_s / 2) / 2
+
+
 class ApiRoutes:
     def __init__(self, token: str, dispatcher: Dispatcher, files: FileStore) -> None:
         self.token = token
         self.dispatcher = dispatcher
         self.files = files
+        self.latency: Latency | None = None
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -115,11 +131,16 @@ class ApiRoutes:
             payload = await read_payload(request)
         except ApiError as error:
             return _error_response(error)
+        latency = self.latency
+        if latency is not None:
+            await asyncio.sleep(latency.one_way())
         outcome = await self.dispatcher.dispatch(
             request.match_info["method"], payload, _client_alive(request)
         )
         if outcome.hang_s:
             await _hang(request, outcome.hang_s)
+        if latency is not None:
+            await asyncio.sleep(latency.one_way())
         return self._respond(request, outcome)
 
     @staticmethod

@@ -287,3 +287,25 @@ async def test_a_429_storm_refuses_sends_for_its_duration(bot, sandbox):
     assert "429" in outcomes and "ok" in outcomes
     sandbox.faults.clear()
     assert (await bot.send_message(1001, "after")).text == "after"
+
+
+async def test_a_message_before_retry_after_has_passed_is_an_early_send(bot, sandbox):
+    for user_id in range(2001, 2004):
+        sandbox.user(user_id, f"U{user_id}")
+    sandbox.set_flood_limits(global_per_second=1, retry_after=30)
+    await bot.send_message(2001, "news")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(2002, "news")
+    assert sandbox.early_sends == 0
+    with pytest.raises(RetryAfter):
+        await bot.send_message(2003, "news")  # Telegram said to wait 30 s
+    assert sandbox.early_sends == 1
+    await bot.send_message(2003, "news", allow_paid_broadcast=True)  # a limit of its own
+
+
+async def test_latency_delays_every_answer(bot, sandbox):
+    sandbox.user(2001, "U")
+    sandbox.set_latency(0.2)
+    started = asyncio.get_running_loop().time()
+    await bot.send_message(2001, "news")
+    assert asyncio.get_running_loop().time() - started >= 0.2
