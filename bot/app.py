@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
 from telegram.ext import Application, TypeHandler
@@ -48,7 +49,9 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor(settings.delivery.concurrent_updates))
         .post_init(_post_init)
     )
-    application = builder.build()
+    # The builder's type parameters do not follow context_types() into the job queue's; what
+    # it builds is a BotApplication (BotData as bot_data, BotContext in jobs and handlers).
+    application = cast(BotApplication, builder.build())
     application.bot_data.settings = settings
     application.bot_data.db = db
     application.add_handler(TypeHandler(Update, count_updates(metrics)), group=COUNTING_GROUP)

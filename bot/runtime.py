@@ -103,11 +103,16 @@ async def _running(
     async with application:
         if application.post_init:
             await application.post_init(application)
+        updater = application.updater  # built by default; None only if built without one
         if receive == "polling":
-            await application.updater.start_polling(
+            if updater is None:
+                raise ConfigError("long polling needs the application's updater")
+            await updater.start_polling(
                 poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
             )
         elif receive == "webhook":
+            if not webhook_url:
+                raise ConfigError("webhook mode needs WEBHOOK_URL")
             await application.bot.set_webhook(
                 url=webhook_url + WEBHOOK_PATH,
                 secret_token=secret,
@@ -117,8 +122,8 @@ async def _running(
         try:
             yield
         finally:
-            if application.updater.running:
-                await application.updater.stop()
+            if updater is not None and updater.running:
+                await updater.stop()
             await application.stop()
 
 
@@ -220,6 +225,9 @@ async def run_until_signalled(
     settings, db, deployment = composition.settings, composition.db, composition.deployment
     application, metrics = composition.application, composition.metrics
     sender = composition.sender
+    job_queue = application.job_queue
+    if job_queue is None:  # PTB builds one when APScheduler is installed, as it is here
+        raise ConfigError("the bot needs PTB's job queue (python-telegram-bot[job-queue])")
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -234,7 +242,7 @@ async def run_until_signalled(
     ):
         health = HealthCheck(
             db,
-            scheduler_running=lambda: application.job_queue.scheduler.running,
+            scheduler_running=lambda: job_queue.scheduler.running,
             # Sending, not merely alive: a refused token (401) fails the check until it works.
             sender_alive=(
                 (lambda: not sender_task.done() and not sender.token_refused)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from telegram import Bot, Update
@@ -105,7 +108,7 @@ class WebServer:
         self.application = application
         self.secret_token = secret_token
         self.recent_updates = RecentUpdates()
-        self._rendered: tuple[float, bytes] | None = None  # when, what
+        self._rendered: tuple[float, bytes] = (-math.inf, b"")  # when, what
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -116,7 +119,9 @@ class WebServer:
         if self.application is not None:
             if not self.secret_token:
                 raise ValueError("a webhook needs a secret token")
-            app.router.add_post(WEBHOOK_PATH, self._webhook)
+            app.router.add_post(
+                WEBHOOK_PATH, functools.partial(self._webhook, self.application, self.secret_token)
+            )
         return app
 
     async def start(self, host: str, port: int) -> None:
@@ -146,25 +151,28 @@ class WebServer:
             await self.health.run()  # refreshes the backlog gauge (itself cached)
             if self._metrics_stale(asked_at):  # nobody else rendered them meanwhile
                 self._rendered = (self.health.clock(), self.metrics.render())
-        return web.Response(body=self._rendered[1], content_type="text/plain")
+        _, body = self._rendered
+        return web.Response(body=body, content_type="text/plain")
 
     def _metrics_stale(self, now: float) -> bool:
-        return self._rendered is None or now - self._rendered[0] >= self.health.cache_seconds
+        return now - self._rendered[0] >= self.health.cache_seconds
 
-    async def _webhook(self, request: web.Request) -> web.Response:
+    async def _webhook(
+        self, application: BotApplication, secret_token: str, request: web.Request
+    ) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+        if not hmac.compare_digest(given.encode(), secret_token.encode()):
             log.warning("webhook call without the right secret token from %s", request.remote)
             return web.Response(status=403, text="forbidden")
         try:
-            update = parse_update(await request.read(), self.application.bot)
+            update = parse_update(await request.read(), application.bot)
         except NotAnUpdate as error:
             log.warning("webhook body that is not a Telegram update: %s", error)
             return web.Response(status=400, text="not a Telegram update")
         if not self.recent_updates.first_time(update.update_id):
             log.info("update %s delivered again: acknowledged, not handled twice", update.update_id)
             return web.Response(text="ok")
-        await self.application.update_queue.put(update)
+        await application.update_queue.put(update)
         return web.Response(text="ok")
 
 
@@ -216,7 +224,7 @@ class RecentUpdates:
         return True
 
 
-def count_updates(metrics: Metrics) -> Callable[[Update, object], Awaitable[None]]:
+def count_updates(metrics: Metrics) -> Callable[[Update, object], Coroutine[Any, Any, None]]:
     """A handler for group -1: counts every update by kind, then lets the others run."""
 
     async def count(update: Update, _context: object) -> None:

@@ -164,7 +164,7 @@ def group_buttons(
         if notification.with_feedback
     ]
     chosen = next((n for n, delivery_id in numbered if delivery_id == selected), None)
-    rows = feedback_buttons(selected, chosen) if chosen is not None else []
+    rows = feedback_buttons(selected, chosen) if selected is not None and chosen is not None else []
     numbers = [
         (f"· {n} ·" if n == chosen else str(n), callbacks.feedback_item_data(delivery_id))
         for n, delivery_id in numbered

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -65,8 +66,10 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
 
 
 def _seconds(error: RetryAfter) -> float:
-    retry_after = error.retry_after
-    return float(getattr(retry_after, "total_seconds", lambda: retry_after)())
+    retry_after = error.retry_after  # a timedelta, or whole seconds in older PTB releases
+    if isinstance(retry_after, timedelta):
+        return retry_after.total_seconds()
+    return float(retry_after)
 
 
 def _chat_key(chat_id: object) -> int | None:

@@ -82,6 +82,8 @@ class _Effect:
 
 async def _apply_effect(session, effect: _Effect) -> None:
     if effect.verdict is Verdict.MIGRATED:
+        if effect.new_chat_id is None:  # Telegram's ChatMigrated always carries it
+            raise ValueError("a chat migration without the new chat id")
         await subscriptions.move_chat(session, effect.subscriber_id, effect.new_chat_id)
         return
     await subscriptions.deactivate(session, effect.subscriber_id)
@@ -553,7 +555,7 @@ class Sender:
             if decision.verdict is Verdict.RETRY_AFTER:
                 self.metrics.rate_limited.inc()
         effect = None
-        retry_at = self.clock() + timedelta(seconds=decision.wait_s)
+        retry_at: datetime | None = self.clock() + timedelta(seconds=decision.wait_s)
         if decision.verdict is Verdict.RETRY_AFTER:
             self.limiter.pause(decision.wait_s)
             state, counted = DeliveryState.PENDING, False
@@ -607,7 +609,8 @@ async def send_media(
     chat_id: int,
     media: render.Media,
     buttons: list[list[tuple[str, str]]],
-    **options: object,
+    *,
+    allow_paid_broadcast: bool | None = None,
 ) -> Message:
     """One photo or document; the buttons go under it only when it carries the caption."""
     send = bot.send_photo if media.kind == "photo" else bot.send_document
@@ -618,7 +621,7 @@ async def send_media(
         caption=media.caption or None,
         parse_mode="HTML" if media.caption else None,
         reply_markup=_keyboard(buttons) if captioned else None,
-        **options,
+        allow_paid_broadcast=allow_paid_broadcast,
     )
 
 

@@ -95,8 +95,11 @@ class AiohttpRequest(BaseRequest):
         connect_timeout=BaseRequest.DEFAULT_NONE,
         pool_timeout=BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None:
+        session = self._session
+        if session is None or session.closed:
             await self.initialize()
+            session = self._session
+            assert session is not None  # initialize() made it
         if request_data is not None and request_data.contains_files:
             raise NetworkError("the delivery transport does not upload files")
         timeout = aiohttp.ClientTimeout(
@@ -105,7 +108,7 @@ class AiohttpRequest(BaseRequest):
         )
         data = request_data.json_parameters if request_data is not None else None
         try:
-            async with self._session.request(
+            async with session.request(
                 method, url, data=data, timeout=timeout, allow_redirects=False
             ) as response:
                 status, body = response.status, await response.read()

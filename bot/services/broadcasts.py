@@ -7,6 +7,7 @@ twice enqueues it once. Drafts are rows, so a restart in the middle of the wizar
 
 from __future__ import annotations
 
+import enum
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import affected_rows
 from bot.db.models import (
     BroadcastDraft,
     Notification,
@@ -39,6 +41,16 @@ _UNKNOWN_TARGET = {
     TargetKind.STRATEGY: N_("unknown strategy: {id}"),
     TargetKind.ACTION: N_("unknown action of the plan: {id}"),
 }
+
+
+class DraftStep(enum.StrEnum):
+    """Where a draft is in the /broadcast wizard (stored in broadcast_drafts.step)."""
+
+    TEXT = "text"  # waiting for the text, photo or document
+    AUDIENCE = "audience"  # choosing the audience
+    WHEN = "when"  # the preview was shown: send now or schedule?
+    TIME = "time"  # waiting for the date and time
+    CONFIRM = "confirm"  # waiting for the confirmation
 
 
 class BroadcastError(ValueError):
@@ -191,7 +203,7 @@ async def start_draft(session: AsyncSession, author_id: int, now: datetime) -> B
     draft = BroadcastDraft(
         token=secrets.token_hex(4),
         author_id=author_id,
-        step="text",
+        step=DraftStep.TEXT.value,
         html="",
         audience=Audience().to_json(),
         updated_at=now,
@@ -271,7 +283,7 @@ async def cancel(session: AsyncSession, notification_id: int) -> bool:
             Notification.targeted_at.is_(None),
         )
     )
-    return bool(result.rowcount)
+    return bool(affected_rows(result))
 
 
 def parse_time(text: str, now: datetime) -> datetime:

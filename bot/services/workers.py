@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import affected_rows, dialect_name
 from bot.db.models import Delivery, DeliveryPause, DeliveryState, Worker
 
 STALE_AFTER = timedelta(seconds=30)
@@ -63,7 +64,7 @@ async def heartbeat(session: AsyncSession, worker_id: str, now: datetime) -> int
     updated = await session.execute(
         update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now)
     )
-    if not updated.rowcount:
+    if not affected_rows(updated):
         session.add(Worker(id=worker_id, started_at=now, heartbeat_at=now))
         await session.flush()
     live = select(func.count()).select_from(Worker).where(Worker.heartbeat_at > now - STALE_AFTER)
@@ -105,7 +106,7 @@ async def recover_abandoned(session: AsyncSession, now: datetime) -> tuple[int, 
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(Worker).where(Worker.heartbeat_at <= now - STALE_AFTER))
-    return returned.rowcount or 0, in_doubt.rowcount or 0
+    return affected_rows(returned), affected_rows(in_doubt)
 
 
 async def release(session: AsyncSession, worker_id: str, delivery_ids: list[int]) -> None:
@@ -142,19 +143,19 @@ async def hand_back(
             .values(state=DeliveryState.IN_DOUBT.value, error="sender stopped mid-send")
             .execution_options(synchronize_session=False)
         )
-        in_doubt += result.rowcount or 0
+        in_doubt += affected_rows(result)
     returned = await session.execute(
         update(Delivery)
         .where(*mine)
         .values(state=DeliveryState.PENDING.value, claimed_by=None)
         .execution_options(synchronize_session=False)
     )
-    return returned.rowcount or 0, in_doubt
+    return affected_rows(returned), in_doubt
 
 
 async def pause_all(session: AsyncSession, until: datetime) -> None:
     """Telegram asked for a pause: no worker sends before `until` (a longer pause wins)."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
         insert(DeliveryPause)
