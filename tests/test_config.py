@@ -165,3 +165,39 @@ def test_monitoring_settings_are_part_of_the_settings_read_once(tmp_path):
     settings = settings_from({}, env_file=env_file)
     assert settings.monitoring.progress_threshold == 25
     assert settings.monitoring.url == "https://dati.example.org/m.csv"
+
+
+def test_delivery_knobs_are_settings_the_sender_uses():
+    from bot.app import sender_config
+
+    settings = Settings.from_env(
+        {
+            "DELIVERY_MAX_IN_FLIGHT": "64",
+            "DELIVERY_MIN_IN_FLIGHT": "4",
+            "DELIVERY_BATCH_SIZE": "2000",
+            "DELIVERY_COMMIT_INTERVAL_MS": "250",
+            "DELIVERY_MAX_ATTEMPTS": "3",
+            "DELIVERY_READ_TIMEOUT": "20",
+            "CONCURRENT_UPDATES": "32",
+        },
+        env_file=None,
+    )
+    config = sender_config(settings)
+    assert (config.max_in_flight, config.min_in_flight, config.batch_size) == (64, 4, 2000)
+    assert (config.commit_interval_s, config.max_attempts, config.read_timeout_s) == (0.25, 3, 20)
+    assert settings.delivery.concurrent_updates == 32
+
+
+@pytest.mark.parametrize(
+    ("env", "mentions"),
+    [
+        ({"DELIVERY_MAX_IN_FLIGHT": "0"}, "DELIVERY_MAX_IN_FLIGHT"),
+        ({"DELIVERY_BATCH_SIZE": "many"}, "DELIVERY_BATCH_SIZE"),
+        ({"CONCURRENT_UPDATES": "-3"}, "CONCURRENT_UPDATES"),
+        ({"DELIVERY_MIN_IN_FLIGHT": "50", "DELIVERY_MAX_IN_FLIGHT": "10"}, "DELIVERY_MIN"),
+    ],
+)
+def test_bad_delivery_knobs_are_refused_in_one_line(env, mentions):
+    with pytest.raises(ConfigError, match=mentions) as refused:
+        Settings.from_env(env, env_file=None)
+    assert "\n" not in str(refused.value)
