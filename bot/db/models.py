@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -281,15 +282,21 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
+        # Also the index of a notification's deliveries (its leading column).
         UniqueConstraint("notification_id", "subscriber_id", name="uq_delivery"),
         Index("ix_deliveries_due", "state", "due_at", "id"),
-        Index("ix_deliveries_message", "chat_id", "message_id"),
+        # Replies and reactions name a sent message: unsent rows (all new ones) stay out.
+        Index(
+            "ix_deliveries_message",
+            "chat_id",
+            "message_id",
+            sqlite_where=text("message_id IS NOT NULL"),
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
-    )
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )

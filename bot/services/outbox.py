@@ -127,10 +127,18 @@ def recipients_query(notification: Notification):
 
 
 async def target(session: AsyncSession, notification: Notification, now: datetime) -> int:
-    """Create the deliveries of one notification; running it twice adds nobody twice."""
+    """Create the deliveries of one notification; running it twice adds nobody twice.
+
+    On PostgreSQL the notification's row is locked first, so two targetings of one
+    notification take turns. The first (no deliveries yet: the usual case) is a plain
+    INSERT…SELECT; a later one skips who already has a delivery with ON CONFLICT, which costs
+    an extra index probe and WAL record per row (a third of a 100k-recipient insert).
+    """
     recipients = recipients_query(notification)
     created = 0
     if recipients is not None:
+        if dialect_name(session) == "postgresql" and not await _lock(session, notification):
+            return 0  # deleted meanwhile: a scheduled broadcast cancelled
         rows = recipients.add_columns(
             literal(notification.id).label("notification_id"),
             literal(DeliveryState.PENDING.value).label("state"),
@@ -138,44 +146,53 @@ async def target(session: AsyncSession, notification: Notification, now: datetim
             literal(0).label("attempts"),
             literal(now, UTCDateTime()).label("created_at"),
         ).subquery()
-        statement = (
-            _insert(session)
-            .from_select(
-                [
-                    "subscriber_id",
-                    "chat_id",
-                    "notification_id",
-                    "state",
-                    "due_at",
-                    "attempts",
-                    "created_at",
-                ],
-                # SQLite needs a WHERE before ON CONFLICT in INSERT…SELECT (parsing ambiguity).
-                select(rows).where(true()),
-            )
-            .on_conflict_do_nothing(index_elements=["notification_id", "subscriber_id"])
+        statement = _insert(session).from_select(
+            [
+                "subscriber_id",
+                "chat_id",
+                "notification_id",
+                "state",
+                "due_at",
+                "attempts",
+                "created_at",
+            ],
+            # SQLite needs a WHERE before ON CONFLICT in INSERT…SELECT (parsing ambiguity).
+            select(rows).where(true()),
         )
-        before = await _count_deliveries(session, notification.id)
-        await session.execute(statement)
-        # rowcount is not reliable for INSERT…SELECT on every driver: count instead.
-        created = await _count_deliveries(session, notification.id) - before
+        if await _has_deliveries(session, notification.id):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["notification_id", "subscriber_id"]
+            )
+        # The rows inserted (conflicts not), kept before SQLAlchemy closes an INSERT's cursor.
+        statement = statement.execution_options(preserve_rowcount=True)
+        created = affected_rows(await session.execute(statement))
     notification.targeted_at = now
     return created
 
 
-async def _count_deliveries(session: AsyncSession, notification_id: int) -> int:
-    query = select(func.count()).where(Delivery.notification_id == notification_id)
-    return await session.scalar(query.select_from(Delivery)) or 0
+async def _lock(session: AsyncSession, notification: Notification) -> bool:
+    """FOR NO KEY UPDATE: rows referring to the notification may still be inserted."""
+    query = select(Notification.id).where(Notification.id == notification.id)
+    return await session.scalar(query.with_for_update(key_share=True)) is not None
+
+
+async def _has_deliveries(session: AsyncSession, notification_id: int) -> bool:
+    query = select(Delivery.id).where(Delivery.notification_id == notification_id).limit(1)
+    return await session.scalar(query) is not None
 
 
 async def target_due(session: AsyncSession, now: datetime, limit: int = 20) -> int:
     """Target the notifications whose time has come; returns deliveries created."""
-    due = await session.scalars(
+    query = (
         select(Notification)
         .where(Notification.targeted_at.is_(None), Notification.not_before <= now)
         .order_by(Notification.id)
         .limit(limit)
     )
+    if dialect_name(session) == "postgresql":
+        # Another sender targeting one of them: leave it to that one.
+        query = query.with_for_update(key_share=True, skip_locked=True)
+    due = await session.scalars(query)
     total = 0
     for notification in list(due):
         total += await target(session, notification, now)
