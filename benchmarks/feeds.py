@@ -19,6 +19,7 @@ import os
 import platform
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -293,14 +294,35 @@ def main() -> None:
         target=serve, args=(arguments.feeds, arguments.items, sender), daemon=True
     )
     server.start()
+    # The deadline is not a cancellation: cancelling the bot's poll cycle mid-query made the
+    # engine close its aiosqlite connections twice over (SQLAlchemy's shielded graceful close,
+    # then its forced close once the cancellation reached it), and aiosqlite's close() then
+    # awaits the stop of a worker thread that has already ended, so asyncio.run's cleanup
+    # waited for it for good. Past the deadline the process stops instead.
+    watchdog = threading.Timer(RUN_DEADLINE_S, _give_up, args=(server,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         if not receiver.poll(60):
             raise SystemExit("the feed server did not start")
         base_url = f"http://{HOST}:{receiver.recv()}"
-        asyncio.run(asyncio.wait_for(run(arguments, base_url), RUN_DEADLINE_S))
+        asyncio.run(run(arguments, base_url))
     finally:
+        watchdog.cancel()
         server.terminate()
         server.join(5)
+
+
+def _give_up(server) -> None:
+    print(
+        f"psm-bot feeds benchmark: not finished within {RUN_DEADLINE_S} s, stopped",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    server.terminate()
+    server.join(5)
+    os._exit(1)
 
 
 if __name__ == "__main__":
