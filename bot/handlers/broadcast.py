@@ -12,22 +12,37 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from bot import callbacks
 from bot.callbacks import BroadcastButton, CancelScheduled
+from bot.config import SUPPORTED_LANGUAGES
 from bot.db.models import BroadcastDraft, Notification, TargetKind, utcnow
 from bot.delivery import render, sender
-from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    MissingPart,
+    chat_of,
+    conversation,
+    message_of,
+    pressed_message,
+    query_of,
+    reply,
+    required,
+    show_in_place,
+    user_of,
+)
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language, format_datetime, use_locale
 from bot.screens import View
 from bot.screens import broadcast as broadcast_screens
 from bot.screens.broadcast import Page
 from bot.services import broadcasts, monitoring, outbox, plan, staff, subscriptions
-from bot.services.broadcasts import BroadcastError, Media
+from bot.services.broadcasts import Audience, BroadcastError, DraftStep, Media
 from bot.services.subscriptions import Target, UnknownTarget
 from bot.telegram_errors import is_not_modified
 
@@ -41,9 +56,9 @@ _TARGET_STEPS = {
 }
 # Buttons that need the preview to have been seen since the audience last changed.
 _AFTER_PREVIEW = {
-    "now": ("when", "time", "confirm"),
-    "at": ("when", "time", "confirm"),
-    "go": ("confirm",),
+    "now": (DraftStep.WHEN, DraftStep.TIME, DraftStep.CONFIRM),
+    "at": (DraftStep.WHEN, DraftStep.TIME, DraftStep.CONFIRM),
+    "go": (DraftStep.CONFIRM,),
 }
 
 
@@ -60,7 +75,7 @@ class Step:
 async def broadcast_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
         if await is_staff(convo, update, context):
-            draft = await broadcasts.start_draft(convo.session, update.effective_user.id, utcnow())
+            draft = await broadcasts.start_draft(convo.session, user_of(update).id, utcnow())
             view = View(
                 broadcast_screens.compose(),
                 InlineKeyboardMarkup([broadcast_screens.cancel_row(draft)]),
@@ -85,32 +100,37 @@ def _content(message: Message) -> tuple[str, Media | None] | None:
 
 async def _waiting_draft(context: BotContext, update: Update) -> bool:
     """Whether this person's draft waits for what they just sent (a cheap check first)."""
-    message = update.effective_message
+    message = message_of(update)
     async with context.bot_data.db.transaction() as session:
-        draft = await broadcasts.load_draft(session, update.effective_user.id, utcnow())
+        draft = await broadcasts.load_draft(session, user_of(update).id, utcnow())
         step = draft.step if draft else None
-    return step == "text" or (step == "time" and bool(message.text))
+    return step == DraftStep.TEXT or (step == DraftStep.TIME and bool(message.text))
 
 
 async def on_input(update: Update, context: BotContext) -> None:
     """Text, photo or document sent while the wizard waits for it; anything else goes on."""
     if not await _waiting_draft(context, update):
         return
-    message = update.effective_message
+    message = message_of(update)
     async with conversation(update, context) as convo:
-        draft = await broadcasts.load_draft(convo.session, update.effective_user.id, utcnow())
-        if draft.step == "text":
+        draft = await broadcasts.load_draft(convo.session, user_of(update).id, utcnow())
+        if draft is None:  # gone since the check above: as if the wizard was not waiting
+            view = None
+        elif draft.step == DraftStep.TEXT:
             view = await _composed(convo, draft, message)
         else:
             view = await _time_given(convo, draft, message.text or "")
+    if view is None:
+        return
     await reply(update, view)
     raise ApplicationHandlerStop
 
 
 async def _composed(convo: Conversation, draft: BroadcastDraft, message: Message) -> View:
-    html, media = _content(message)
+    # input_handlers() takes only text, photos and documents.
+    html, media = required(_content(message), "text, photo or document")
     broadcasts.set_content(draft, html, media)
-    draft.step = "audience"
+    draft.step = DraftStep.AUDIENCE.value
     return await broadcast_screens.audience_page(convo.session, draft)
 
 
@@ -119,7 +139,7 @@ async def _time_given(convo: Conversation, draft: BroadcastDraft, text: str) -> 
         draft.send_at = broadcasts.parse_time(text, utcnow())
     except BroadcastError:
         return broadcast_screens.bad_time(draft)
-    draft.step = "confirm"
+    draft.step = DraftStep.CONFIRM.value
     return await broadcast_screens.confirm(convo.session, draft)
 
 
@@ -128,12 +148,12 @@ async def on_button(update: Update, context: BotContext, action: BroadcastButton
         if not await is_staff(convo, update, context):
             step = Step(alert=refused().text)
         else:
-            draft = await broadcasts.load_draft(convo.session, update.effective_user.id, utcnow())
+            draft = await broadcasts.load_draft(convo.session, user_of(update).id, utcnow())
             if draft is None or draft.token != action.token:
                 step = Step(alert=await _stale_alert(convo, action))
             else:
                 step = await _step(convo, draft, action)
-    query = update.callback_query
+    query = query_of(update)
     if step.alert is not None:
         await query.answer(step.alert, show_alert=True)
         return
@@ -157,25 +177,27 @@ async def _step(convo: Conversation, draft: BroadcastDraft, action: BroadcastBut
     if action.step == "ok":
         return _preview(draft)
     if action.step == "now":
-        draft.send_at, draft.step = None, "confirm"
+        draft.send_at, draft.step = None, DraftStep.CONFIRM.value
         return Step(in_place=await broadcast_screens.confirm(session, draft))
     if action.step == "at":
-        draft.step = "time"
+        draft.step = DraftStep.TIME.value
         return Step(in_place=broadcast_screens.ask_time(draft))
     if action.step == "go":
         return await _confirmed(convo, draft)
     return await _audience_step(session, draft, action)
 
 
-async def _audience_step(session, draft: BroadcastDraft, action: BroadcastButton) -> Step:
+async def _audience_step(
+    session: AsyncSession, draft: BroadcastDraft, action: BroadcastButton
+) -> Step:
     """A choice or a page of the audience; any change asks for the preview again."""
     audience = broadcasts.audience_of(draft)
     page, value = Page.MAIN, None
-    if action.step in ("pc", "pa", "pk"):
-        page, value = action.step, action.value
+    if action.step in (Page.COMUNI, Page.ACTIONS, Page.CATEGORIES):
+        page, value = Page(action.step), action.value
     elif action.step == "e":
         audience.toggle_everyone()
-    elif action.step == "l" and action.value in ("it", "en"):
+    elif action.step == "l" and action.value in SUPPORTED_LANGUAGES:
         audience.toggle_language(action.value)
     elif action.step == "k" and action.value:
         try:
@@ -184,31 +206,34 @@ async def _audience_step(session, draft: BroadcastDraft, action: BroadcastButton
             return Step(alert=_("This button is no longer valid."))
         page = Page.CATEGORIES
     elif action.step in _TARGET_STEPS and action.value:
-        page, value = await _toggle_target(session, audience, action)
-        if page is None:
+        kind = _TARGET_STEPS[action.step]
+        shown, value = await _toggle_target(session, audience, kind, action.value)
+        if shown is None:
             return Step(alert=_("This button is no longer valid."))
+        page = shown
     if broadcasts.audience_of(draft) != audience:
         broadcasts.set_audience(draft, audience)
-        draft.step = "audience"
+        draft.step = DraftStep.AUDIENCE.value
     in_place = await broadcast_screens.audience_page(session, draft, page, value)
     return Step(in_place=in_place)
 
 
 async def _toggle_target(
-    session, audience, action: BroadcastButton
-) -> tuple[str | None, str | None]:
+    session: AsyncSession, audience: Audience, kind: TargetKind, target_id: str
+) -> tuple[Page | None, str | None]:
     """Toggle a strategy, zone, comune or action; the page to show again (None: unknown)."""
-    kind = _TARGET_STEPS[action.step]
     try:
-        await subscriptions.describe_target(session, Target(kind, action.value))
+        await subscriptions.describe_target(session, Target(kind, target_id))
     except UnknownTarget:
         return None, None
-    audience.toggle(kind, action.value)
+    audience.toggle(kind, target_id)
+    # Both exist: describe_target has just found them.
     if kind is TargetKind.COMUNE:
-        comune = await plan.get_comune(session, action.value)
-        return Page.COMUNI, comune.zone_id
+        comune = await plan.get_comune(session, target_id)
+        return Page.COMUNI, comune.zone_id if comune else None
     if kind is TargetKind.ACTION:
-        return Page.ACTIONS, (await monitoring.get_action(session, action.value)).strategy_id
+        action = await monitoring.get_action(session, target_id)
+        return Page.ACTIONS, action.strategy_id if action else None
     return Page.MAIN, None
 
 
@@ -216,7 +241,7 @@ def _preview(draft: BroadcastDraft) -> Step:
     audience = broadcasts.audience_of(draft)
     if audience.is_empty():
         return Step(alert=_("Choose an audience first."))
-    draft.step = "when"
+    draft.step = DraftStep.WHEN.value
     new = broadcasts.new_broadcast(
         draft.token, draft.html, audience, media=broadcasts.media_of(draft)
     )
@@ -254,46 +279,58 @@ async def _show(update: Update, context: BotContext, step: Step) -> None:
         if isinstance(item, View):
             await reply(update, item)
         else:
-            await sender.show(context.bot, update.effective_chat.id, item)
+            await sender.show(context.bot, chat_of(update).id, item)
     if step.follow_progress is not None:
         _follow_progress(context, update, step.follow_progress)
 
 
+@dataclass
+class _Progress:
+    """The data of the job following a broadcast being sent (see `_progress`)."""
+
+    chat_id: int
+    message_id: int
+    notification_id: int
+    language: str
+    shown: str | None = None  # the text of the last edit
+
+
 def _follow_progress(context: BotContext, update: Update, notification_id: int) -> None:
-    message = update.callback_query.message
-    data = {
-        "chat_id": message.chat_id,
-        "message_id": message.message_id,
-        "notification_id": notification_id,
-        "language": current_language(),
-    }
-    context.job_queue.run_repeating(
+    message = pressed_message(update)
+    data = _Progress(message.chat.id, message.message_id, notification_id, current_language())
+    job_queue = context.job_queue
+    if job_queue is None:  # the running bot always has one: its repeating jobs need it too
+        raise MissingPart("job_queue")
+    job_queue.run_repeating(
         _progress, interval=PROGRESS_INTERVAL_S, first=PROGRESS_INTERVAL_S, data=data
     )
 
 
 async def _progress(context: BotContext) -> None:
     """Edit the confirmation message with sent/total; the final figures when all is done."""
-    data = context.job.data
+    job = required(context.job, "job")
+    data = job.data
+    if not isinstance(data, _Progress):
+        raise TypeError(f"not a broadcast's progress: {data!r}")
     async with context.bot_data.db.transaction() as session:
-        notification = await session.get(Notification, data["notification_id"])
-        counts = await outbox.stats(session, data["notification_id"])
+        notification = await session.get(Notification, data.notification_id)
+        counts = await outbox.stats(session, data.notification_id)
     if notification is None:
-        context.job.schedule_removal()
+        job.schedule_removal()
         return
     waiting = sum(counts[state] for state in _WAITING)
     total = sum(v for k, v in counts.items() if k != "blocked")
     done = notification.targeted_at is not None and waiting == 0
-    with use_locale(data["language"]):
+    with use_locale(data.language):
         text = _progress_text(notification.id, counts, total, done)
     if done:
-        context.job.schedule_removal()
-    if text == data.get("shown"):
+        job.schedule_removal()
+    if text == data.shown:
         return  # figures unchanged since the last edit: Telegram would answer "not modified"
-    data["shown"] = text
+    data.shown = text
     try:
         await context.bot.edit_message_text(
-            text, chat_id=data["chat_id"], message_id=data["message_id"], parse_mode="HTML"
+            text, chat_id=data.chat_id, message_id=data.message_id, parse_mode="HTML"
         )
     except BadRequest as error:
         if not is_not_modified(error):
@@ -344,17 +381,17 @@ async def cancel_scheduled(update: Update, context: BotContext, action: CancelSc
             if cancelled:
                 staff.audit(
                     convo.session,
-                    update.effective_user.id,
+                    user_of(update).id,
                     "cancel_broadcast",
                     utcnow(),
                     notification_id=action.notification_id,
                 )
             view = _scheduled_view(await broadcasts.scheduled(convo.session, utcnow()))
     if not allowed:
-        await update.callback_query.answer(refused().text, show_alert=True)
+        await query_of(update).answer(refused().text, show_alert=True)
         return
     notice = _("Broadcast cancelled.") if cancelled else _("This broadcast is no longer scheduled.")
-    await update.callback_query.answer(notice)
+    await query_of(update).answer(notice)
     await show_in_place(update, view)
 
 

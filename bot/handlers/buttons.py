@@ -42,20 +42,21 @@ from bot.handlers import (
     privacy,
     start,
 )
-from bot.handlers.context import BotContext, conversation
+from bot.handlers.context import BotContext, conversation, query_of
 from bot.i18n import _
 
 log = logging.getLogger(__name__)
 
 
 async def on_button(update: Update, context: BotContext) -> None:
+    query = query_of(update)
     try:
-        action = callbacks.parse(update.callback_query.data)
+        action = callbacks.parse(query.data)
     except InvalidCallback:
-        log.info("ignored unknown callback data %r", update.callback_query.data)
+        log.info("ignored unknown callback data %r", query.data)
         async with conversation(update, context):
             pass
-        await update.callback_query.answer(_("This button is no longer valid."), show_alert=True)
+        await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     match action:
         case Toggle():

@@ -12,7 +12,15 @@ from telegram.ext import CommandHandler, filters
 from bot.callbacks import EventButton, EventChoice
 from bot.db.models import EventStatus, RsvpAnswer, utcnow
 from bot.delivery.templates import event as event_text
-from bot.handlers.context import BotContext, Conversation, conversation, reply
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    chat_of,
+    conversation,
+    message_of,
+    query_of,
+    reply,
+)
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import _, current_language
 from bot.screens import View
@@ -49,7 +57,7 @@ async def _card(convo: Conversation, event) -> View:
 
 async def new_event_command(update: Update, context: BotContext) -> None:
     """Staff: `/newevent WHEN | TITLE | PLACE | zone=… strategy=…` publishes and announces."""
-    line = (update.effective_message.text or "").partition(" ")[2].strip()
+    line = (message_of(update).text or "").partition(" ")[2].strip()
     async with conversation(update, context) as convo:
         if not await is_staff(convo, update, context):
             views = [event_screens.staff_only()]
@@ -77,7 +85,7 @@ async def _publish(convo: Conversation, line: str) -> list[View]:
 
 async def event_command(update: Update, context: BotContext) -> None:
     """Staff: `/event list [all]`, `/event change ID | WHEN | PLACE`, `/event cancel ID`."""
-    words = (update.effective_message.text or "").split(None, 1)
+    words = (message_of(update).text or "").split(None, 1)
     line = words[1] if len(words) > 1 else ""
     async with conversation(update, context) as convo:
         if not await is_staff(convo, update, context):
@@ -112,6 +120,8 @@ async def _list(convo: Conversation, command: EventCommand) -> View:
 
 
 async def _change(convo: Conversation, command: EventCommand) -> View:
+    if command.event_id is None or command.change is None:  # the parser sets both for "change"
+        return event_screens.manage_usage()
     event = await events.get(convo.session, command.event_id)
     if event is None:
         return event_screens.unknown_event(command.event_id)
@@ -140,6 +150,8 @@ async def _change(convo: Conversation, command: EventCommand) -> View:
 
 
 async def _cancel(convo: Conversation, command: EventCommand) -> View:
+    if command.event_id is None:  # the parser sets it for "cancel"
+        return event_screens.manage_usage()
     event = await events.get(convo.session, command.event_id)
     if event is None:
         return event_screens.unknown_event(command.event_id)
@@ -166,11 +178,11 @@ async def on_event_button(update: Update, context: BotContext, action: EventButt
         )
     if outcome.event is None:
         text = _("This event no longer exists.")
-    elif outcome.cancelled:
+    elif outcome.cancelled or outcome.answer is None:  # an answer is recorded unless cancelled
         text = _("This event was cancelled.")
     else:
         text = f"{event_text.answer_label(outcome.answer)} {event_text.counts_line(outcome.counts)}"
-    await update.callback_query.answer(text, show_alert=outcome.event is None)
+    await query_of(update).answer(text, show_alert=outcome.event is None)
 
 
 async def _send_calendar_file(update: Update, context: BotContext, event_id: int) -> None:
@@ -180,10 +192,10 @@ async def _send_calendar_file(update: Update, context: BotContext, event_id: int
             data = event_ics.to_ics(event, current_language(), utcnow())
             name, caption = event_ics.file_name(event), event.title(current_language())
     if event is None:
-        await update.callback_query.answer(_("This event no longer exists."), show_alert=True)
+        await query_of(update).answer(_("This event no longer exists."), show_alert=True)
         return
-    await update.callback_query.answer()
-    await update.effective_chat.send_document(
+    await query_of(update).answer()
+    await chat_of(update).send_document(
         document=InputFile(data, filename=name), filename=name, caption=caption[:1024]
     )
 

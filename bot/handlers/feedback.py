@@ -10,7 +10,16 @@ from telegram.error import BadRequest
 from bot.callbacks import Consent, Feedback, FeedbackItem, Reaction
 from bot.db.models import PromptPurpose, utcnow
 from bot.delivery import render
-from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    chat_of,
+    conversation,
+    pressed_message,
+    query_of,
+    reply,
+    show_in_place,
+)
 from bot.i18n import _, current_language
 from bot.labels import shorten
 from bot.screens import View
@@ -30,7 +39,7 @@ async def on_feedback(update: Update, context: BotContext, action: Feedback) -> 
         outcome = await participation.react(
             convo.session, convo.subscriber, action.delivery_id, action.reaction.value, utcnow()
         )
-    query = update.callback_query
+    query = query_of(update)
     if outcome.status is ReactionStatus.UNKNOWN:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
@@ -42,10 +51,11 @@ async def on_feedback(update: Update, context: BotContext, action: Feedback) -> 
 async def on_feedback_item(update: Update, context: BotContext, action: FeedbackItem) -> None:
     """A number under a grouped message: that item's 👍 👎 💬 appear in place, above the
     numbers, and its title is shown briefly."""
-    query = update.callback_query
+    query = query_of(update)
+    pressed = pressed_message(update)
     async with conversation(update, context) as convo:
         items = await subjects.items_of_message(
-            convo.session, convo.subscriber.id, query.message.chat.id, query.message.message_id
+            convo.session, convo.subscriber.id, pressed.chat.id, pressed.message_id
         )
     pairs = [(delivery.id, notification) for delivery, notification in items]
     number = next((n for n, (d, _n) in enumerate(pairs, start=1) if d == action.delivery_id), 0)
@@ -97,9 +107,9 @@ async def ask_about(
             )
             name = subject.name(current_language())
     if subject is None:
-        await update.callback_query.answer(missing_text, show_alert=True)
+        await query_of(update).answer(missing_text, show_alert=True)
         return
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await ask_comment_or_consent(update, context, request, name)
 
 
@@ -117,7 +127,7 @@ async def ask_comment_or_consent(
 
 async def send_prompt(update: Update, context: BotContext, prompt_id: int, text: str) -> None:
     """Ask with a ForceReply, so the answer comes as a reply to this very message."""
-    message = await update.effective_chat.send_message(
+    message = await chat_of(update).send_message(
         text,
         parse_mode="HTML",
         reply_markup=ForceReply(input_field_placeholder=_("Your answer")),
@@ -132,7 +142,7 @@ async def on_consent(update: Update, context: BotContext, action: Consent) -> No
             convo.session, convo.subscriber, action.given, action.prompt_id, utcnow()
         )
         question = _question_for(outcome.prompt, outcome.subject)
-    await update.callback_query.answer()
+    await query_of(update).answer()
     if outcome.given:
         text = pscreens.consent_given()
     elif outcome.withdrawn:
@@ -140,7 +150,7 @@ async def on_consent(update: Update, context: BotContext, action: Consent) -> No
     else:
         text = pscreens.consent_refused()
     await show_in_place(update, View(text))
-    if question is not None:
+    if outcome.prompt is not None and question is not None:  # a question comes with a prompt
         await send_prompt(update, context, outcome.prompt.id, question)
 
 

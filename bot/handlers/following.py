@@ -7,7 +7,14 @@ from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import ConfirmStop, OpenScreen, Screen, Toggle
 from bot.db.models import Comune, TargetKind
-from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    conversation,
+    query_of,
+    reply,
+    show_in_place,
+)
 from bot.i18n import _, current_language, ngettext
 from bot.screens import View
 from bot.screens import following as following_screens
@@ -31,9 +38,9 @@ async def open_screen(update: Update, context: BotContext, action: OpenScreen) -
     async with conversation(update, context) as convo:
         view = await _render(convo, action.screen, action.zone_id)
     if view is None:
-        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        await query_of(update).answer(_("This item no longer exists."), show_alert=True)
         return
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await show_in_place(update, view)
 
 
@@ -54,10 +61,10 @@ async def answer_follow(
 ) -> None:
     """Tell what changed (or that the item is gone), then redraw the screen."""
     if outcome is None:
-        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        await query_of(update).answer(_("This item no longer exists."), show_alert=True)
         return
     item, change = outcome
-    await update.callback_query.answer(follow_feedback(change, item.name(current_language())))
+    await query_of(update).answer(follow_feedback(change, item.name(current_language())))
     if view is not None:
         await show_in_place(update, view)
 
@@ -104,7 +111,7 @@ async def confirm_stop(update: Update, context: BotContext, action: ConfirmStop)
             if action.confirmed
             else None
         )
-    query = update.callback_query
+    query = query_of(update)
     await query.answer()
     if removed is None:
         text = _("All right: nothing has changed.")

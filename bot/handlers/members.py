@@ -7,7 +7,7 @@ import logging
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.ext import ChatMemberHandler
 
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, required
 from bot.services import subscriptions
 
 log = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ _GONE = (ChatMember.BANNED, ChatMember.LEFT)
 
 
 async def on_my_chat_member(update: Update, context: BotContext) -> None:
-    change: ChatMemberUpdated = update.my_chat_member
+    change: ChatMemberUpdated = required(update.my_chat_member, "my_chat_member")
     if change.chat.type != "private":
         return
     user_id = change.from_user.id

@@ -17,7 +17,15 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from bot.db.models import utcnow
 from bot.delivery.templates.monitoring import headline
-from bot.handlers.context import BotContext, Conversation, conversation, reply
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    conversation,
+    message_of,
+    reply,
+    required,
+    user_of,
+)
 from bot.handlers.staff import reply_in_pieces
 from bot.i18n import _, current_language, format_number, ngettext
 from bot.screens import View
@@ -36,14 +44,13 @@ _IMPORT_LOCKS: WeakKeyDictionary[object, asyncio.Lock] = WeakKeyDictionary()
 
 async def on_document(update: Update, context: BotContext) -> None:
     """A staff member's monitoring file is imported; any other document goes on as usual."""
-    message = update.effective_message
-    document = message.document
+    document = required(message_of(update).document, "document")  # filters.Document.ALL
     name = document.file_name or ""
     if not name.lower().endswith(MONITORING_SUFFIXES):
         return
     async with context.bot_data.db.transaction() as session:
         admin_ids = context.bot_data.settings.admin_ids
-        if not await staff.is_staff(session, update.effective_user.id, admin_ids):
+        if not await staff.is_staff(session, user_of(update).id, admin_ids):
             return
     if (document.file_size or 0) > MAX_UPLOAD_BYTES:
         await reply(update, View(_("The file is too large (at most 5 MB).")))
@@ -58,10 +65,11 @@ async def _import_upload(update: Update, context: BotContext) -> None:
 
     One import at a time per application, so several large files never share the memory.
     """
-    message = update.effective_message
-    name = message.document.file_name or ""
+    message = message_of(update)
+    document = required(message.document, "document")  # filters.Document.ALL
+    name = document.file_name or ""
     async with _IMPORT_LOCKS.setdefault(context.application, asyncio.Lock()):
-        content = bytes(await (await message.document.get_file()).download_as_bytearray())
+        content = bytes(await (await document.get_file()).download_as_bytearray())
         threshold = context.bot_data.settings.monitoring.progress_threshold
         async with conversation(update, context) as convo:
             view = await _import(

@@ -10,7 +10,16 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.callbacks import ChooseSubject, FeedbackMenu, OpenFeedbackMenu
 from bot.db.models import utcnow
-from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    conversation,
+    message_of,
+    query_of,
+    reply,
+    required,
+    show_in_place,
+)
 from bot.handlers.feedback import ask_about
 from bot.i18n import _, current_language
 from bot.screens import View
@@ -33,7 +42,7 @@ async def open_feedback_menu(update: Update, context: BotContext, action: OpenFe
             view = await pscreens.feedback_zones(convo.session)
         else:
             view = pscreens.feedback_menu()
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await show_in_place(update, view)
 
 
@@ -53,18 +62,19 @@ def _replied_bot_message(message: Message, bot_id: int) -> int | None:
 
 
 async def on_text(update: Update, context: BotContext) -> None:
-    message = update.effective_message
+    message = message_of(update)
+    text = required(message.text, "text")  # filters.TEXT
     reply_to = _replied_bot_message(message, context.bot.id)
     async with conversation(update, context) as convo:
         outcome = await participation.handle_text(
-            convo.session, convo.subscriber, message.text, reply_to, utcnow()
+            convo.session, convo.subscriber, text, reply_to, utcnow()
         )
         view = await _view_for(convo, outcome)
     await reply(update, view)
 
 
 async def _view_for(convo: Conversation, outcome: TextOutcome) -> View:
-    if outcome.status is TextStatus.RECORDED:
+    if outcome.status is TextStatus.RECORDED and outcome.entry is not None:  # set if recorded
         name = outcome.subject.name(current_language()) if outcome.subject else None
         return View(pscreens.recorded(outcome.entry.reference, name, outcome.truncated))
     if outcome.status is TextStatus.NEEDS_CONSENT:

@@ -7,7 +7,15 @@ from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import FollowAction, OpenPlan
 from bot.db.models import TargetKind
-from bot.handlers.context import BotContext, Conversation, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    command_args,
+    conversation,
+    query_of,
+    reply,
+    show_in_place,
+)
 from bot.handlers.following import answer_follow
 from bot.i18n import _
 from bot.screens import View
@@ -19,7 +27,7 @@ MAX_QUERY_CHARS = 100
 
 
 async def plan_command(update: Update, context: BotContext) -> None:
-    query = " ".join(context.args or [])[:MAX_QUERY_CHARS].strip()
+    query = " ".join(command_args(context))[:MAX_QUERY_CHARS].strip()
     async with conversation(update, context) as convo:
         view = await _command_view(convo, query)
     await reply(update, view)
@@ -32,7 +40,9 @@ async def _command_view(convo: Conversation, query: str) -> View:
     if action is None:
         action = await monitoring.get_action(convo.session, query)
     if action is not None:
-        return await _card(convo, action.code)
+        card = await _card(convo, action.code)
+        if card is not None:  # the action was just found, so it has a card
+            return card
     return await plan_screens.search_results(convo.session, query)
 
 
@@ -50,9 +60,9 @@ async def open_plan(update: Update, context: BotContext, action: OpenPlan) -> No
         else:
             view = await plan_screens.strategies(convo.session)
     if view is None:
-        await update.callback_query.answer(_("This item no longer exists."), show_alert=True)
+        await query_of(update).answer(_("This item no longer exists."), show_alert=True)
         return
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await show_in_place(update, view)
 
 

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import SetPreference
-from bot.handlers.context import BotContext, conversation, reply, show_in_place
+from bot.handlers.context import BotContext, conversation, query_of, reply, show_in_place
 from bot.i18n import _
 from bot.screens import following as following_screens
 from bot.services import subscriptions
@@ -20,7 +20,7 @@ async def preferences_command(update: Update, context: BotContext) -> None:
 
 
 async def set_preference(update: Update, context: BotContext, action: SetPreference) -> None:
-    query = update.callback_query
+    query = query_of(update)
     async with conversation(update, context) as convo:
         try:
             subscriptions.set_preference(convo.subscriber, action.name, action.value)

@@ -9,7 +9,14 @@ from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import ConfirmForget, EditProfile, ProfileField
 from bot.db.models import PromptPurpose, utcnow
-from bot.handlers.context import BotContext, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    chat_of,
+    conversation,
+    query_of,
+    reply,
+    show_in_place,
+)
 from bot.handlers.feedback import send_prompt
 from bot.handlers.participation import profile_view
 from bot.i18n import _
@@ -31,7 +38,7 @@ async def my_data_command(update: Update, context: BotContext) -> None:
     async with conversation(update, context) as convo:
         data = await privacy.my_data(convo.session, convo.subscriber, utcnow())
         caption = pscreens.my_data_caption()
-    await update.effective_chat.send_document(
+    await chat_of(update).send_document(
         document=privacy.my_data_json(data), filename=MY_DATA_FILE, caption=caption
     )
 
@@ -48,7 +55,7 @@ async def confirm_forget(update: Update, context: BotContext, action: ConfirmFor
             text = pscreens.forgotten(await privacy.forget(convo.session, convo.subscriber))
         else:
             text = _("All right: nothing has changed.")
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await show_in_place(update, View(text))
 
 
@@ -75,7 +82,7 @@ class _Question:
 
 
 async def edit_profile(update: Update, context: BotContext, action: EditProfile) -> None:
-    query = update.callback_query
+    query = query_of(update)
     async with conversation(update, context) as convo:
         participant = await participation.participant_of(convo.session, convo.subscriber)
         consented = participation.has_consent(participant)

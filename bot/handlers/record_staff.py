@@ -14,7 +14,15 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import CommandHandler, filters
 
 from bot.db.models import EntryKind, RecordEntry, utcnow
-from bot.handlers.context import BotContext, conversation, reply
+from bot.handlers.context import (
+    BotContext,
+    chat_of,
+    command_args,
+    conversation,
+    message_of,
+    reply,
+    user_of,
+)
 from bot.handlers.staff import is_staff
 from bot.i18n import TIMEZONE, _, format_number, ngettext, use_locale
 from bot.screens import View
@@ -33,7 +41,7 @@ def _refused() -> View:
 
 def _arguments(update: Update, count: int) -> list[str]:
     """The command's words; the last one keeps the rest of the text, newlines included."""
-    return (update.effective_message.text or "").split(maxsplit=count)[1:]
+    return (message_of(update).text or "").split(maxsplit=count)[1:]
 
 
 async def export_command(update: Update, context: BotContext) -> None:
@@ -44,7 +52,7 @@ async def export_command(update: Update, context: BotContext) -> None:
             view = _refused()
         else:
             try:
-                file_format, record_filter = record.parse_staff_arguments(context.args)
+                file_format, record_filter = record.parse_staff_arguments(command_args(context))
             except FilterError as error:
                 view = View(_export_usage(str(error)))
             else:
@@ -59,7 +67,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     if document is None:
         await reply(update, view)
         return
-    await update.effective_chat.send_document(document=document, filename=name, caption=caption)
+    await chat_of(update).send_document(document=document, filename=name, caption=caption)
 
 
 def _export_usage(wrong: str) -> str:
@@ -75,7 +83,7 @@ async def summary_command(update: Update, context: BotContext) -> None:
             view = _refused()
         else:
             try:
-                _format, record_filter = record.parse_staff_arguments(context.args)
+                _format, record_filter = record.parse_staff_arguments(command_args(context))
             except FilterError as error:
                 view = View(_export_usage(str(error)))
             else:
@@ -111,7 +119,7 @@ async def hide_command(update: Update, context: BotContext) -> None:
             entry = await record.find_entry(convo.session, words[0])
             if entry is not None:
                 reason = words[1] if len(words) > 1 else ""
-                record.hide(entry, reason, update.effective_user.id, utcnow())
+                record.hide(entry, reason, user_of(update).id, utcnow())
             view = View(_hidden_text(entry, words[0]))
     await reply(update, view)
 
@@ -220,14 +228,15 @@ async def _deliver_answer(update: Update, context: BotContext, answer: _Answer) 
         return
     async with conversation(update, context) as convo:
         entry = await convo.session.get(RecordEntry, answer.entry_id)
-        record.note_answer(entry, answer.text, update.effective_user.id, utcnow())
+        if entry is not None:  # found when preparing the answer; the record deletes nothing
+            record.note_answer(entry, answer.text, user_of(update).id, utcnow())
         text = _("Answer sent to the author of {reference}.").format(reference=answer.reference)
     await reply(update, View(text))
 
 
 async def verify_command(update: Update, context: BotContext) -> None:
     """/verify PSEUDONYM [off]: the declared organisation is (no longer) verified."""
-    words = context.args
+    words = command_args(context)
     async with conversation(update, context) as convo:
         if not await is_staff(convo, update, context):
             view = _refused()
@@ -236,7 +245,7 @@ async def verify_command(update: Update, context: BotContext) -> None:
         else:
             verified = len(words) == 1
             participant = await record.set_verified(
-                convo.session, words[0], verified, update.effective_user.id, utcnow()
+                convo.session, words[0], verified, user_of(update).id, utcnow()
             )
             view = View(_verified_text(words[0], participant, verified))
     await reply(update, view)

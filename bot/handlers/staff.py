@@ -16,7 +16,14 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.db.models import StaffAction, utcnow
 from bot.delivery.render import title_of
-from bot.handlers.context import BotContext, Conversation, conversation, reply
+from bot.handlers.context import (
+    BotContext,
+    Conversation,
+    command_args,
+    conversation,
+    reply,
+    user_of,
+)
 from bot.i18n import _, current_language, format_datetime, format_number
 from bot.screens import View
 from bot.services import outbox, staff
@@ -30,7 +37,7 @@ DETAIL_MAX_CHARS = 80
 
 async def is_staff(convo: Conversation, update: Update, context: BotContext) -> bool:
     admin_ids = context.bot_data.settings.admin_ids
-    return await staff.is_staff(convo.session, update.effective_user.id, admin_ids)
+    return await staff.is_staff(convo.session, user_of(update).id, admin_ids)
 
 
 def refused() -> View:
@@ -50,7 +57,7 @@ async def deliveries_command(update: Update, context: BotContext) -> None:
         if not await is_staff(convo, update, context):
             view = refused()
         else:
-            view = await _deliveries_view(convo.session, context.args)
+            view = await _deliveries_view(convo.session, command_args(context))
     await reply(update, view)
 
 
@@ -94,9 +101,9 @@ def _waiting_merged(counts: dict[str, int]) -> dict[str, int]:
 
 async def staff_command(update: Update, context: BotContext) -> None:
     """/staff list | grant ID | revoke ID | invite | log [N] — administrators only."""
-    args = context.args or []
+    args = command_args(context)
     async with conversation(update, context) as convo:
-        actor = update.effective_user.id
+        actor = user_of(update).id
         if not await is_staff(convo, update, context):
             view = refused()
         elif not staff.is_admin(actor, context.bot_data.settings.admin_ids):

@@ -9,7 +9,16 @@ from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import ChooseLanguage
 from bot.handlers import staff
-from bot.handlers.context import BotContext, conversation, reply, show_in_place
+from bot.handlers.context import (
+    BotContext,
+    chat_of,
+    command_args,
+    conversation,
+    query_of,
+    reply,
+    show_in_place,
+    user_of,
+)
 from bot.i18n import _, current_language, set_locale, use_locale
 from bot.screens import View
 from bot.screens import following as following_screens
@@ -19,12 +28,11 @@ from bot.services.subscriptions import Change, UnknownTarget
 
 
 async def start(update: Update, context: BotContext) -> None:
-    payload = context.args[0] if context.args else None
+    args = command_args(context)
+    payload = args[0] if args else None
     notice = None
     async with conversation(update, context) as convo:
-        welcome = following_screens.welcome(
-            update.effective_user.first_name, returning=not convo.is_new
-        )
+        welcome = following_screens.welcome(user_of(update).first_name, returning=not convo.is_new)
         invite_code = staff_roles.invite_code(payload) if payload else None
         if invite_code:
             notice = await staff.accept_invite(convo, invite_code)
@@ -70,7 +78,7 @@ async def choose_language(update: Update, context: BotContext, action: ChooseLan
     async with conversation(update, context) as convo:
         subscriptions.set_language(convo.subscriber, action.language)
     set_locale(action.language)
-    await update.callback_query.answer(
+    await query_of(update).answer(
         _("Language: English") if action.language == "en" else _("Language: Italian")
     )
     await show_in_place(
@@ -80,7 +88,7 @@ async def choose_language(update: Update, context: BotContext, action: ChooseLan
             following_screens.main_menu_keyboard(),
         ),
     )
-    await _set_chat_commands(context, update.effective_chat.id, action.language)
+    await _set_chat_commands(context, chat_of(update).id, action.language)
 
 
 async def _set_chat_commands(context: BotContext, chat_id: int, language: str) -> None:

@@ -8,7 +8,7 @@ from telegram import InputFile, InputMediaPhoto, Update
 from telegram.ext import CommandHandler, filters
 
 from bot.db.models import utcnow
-from bot.handlers.context import BotContext, conversation, reply
+from bot.handlers.context import BotContext, chat_of, conversation, reply
 from bot.handlers.staff import is_staff, refused
 from bot.i18n import TIMEZONE, _, format_number, ngettext
 from bot.screens import charts as stats_charts
@@ -56,7 +56,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
         await reply(update, view)
         return
     charts = await asyncio.to_thread(stats_charts.draw, stats)
-    chat = update.effective_chat
+    chat = chat_of(update)
     await chat.send_message(text, parse_mode="HTML")
     await chat.send_media_group([InputMediaPhoto(png, filename=name) for name, png in charts])
     day = utcnow().astimezone(TIMEZONE).date().isoformat()

@@ -7,6 +7,7 @@ is chosen and how many people it reaches. Buttons are `bc:<draft token>:<step>[:
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from html import escape
 
@@ -27,7 +28,7 @@ MAX_ACTIONS = 90  # a keyboard holds at most 100 buttons
 MAX_SUMMARY_ITEMS = 30
 
 
-class Page:
+class Page(enum.StrEnum):
     """Where an audience button leads (the step codes of callbacks.BROADCAST_STEPS)."""
 
     MAIN = "back"
@@ -62,7 +63,7 @@ def compose() -> str:
 
 
 async def audience_page(
-    session: AsyncSession, draft: BroadcastDraft, page: str = Page.MAIN, value: str | None = None
+    session: AsyncSession, draft: BroadcastDraft, page: Page = Page.MAIN, value: str | None = None
 ) -> View:
     """One page of the audience step, with what is chosen and the number of recipients."""
     audience = broadcasts.audience_of(draft)
@@ -132,7 +133,7 @@ async def _main_rows(session: AsyncSession, draft: BroadcastDraft, audience: Aud
 
 
 async def _zone_choice_rows(session: AsyncSession, draft: BroadcastDraft, audience: Audience):
-    chosen = Counter()
+    chosen: Counter[str] = Counter()
     for istat in audience.chosen(TargetKind.COMUNE):
         comune = await plan.get_comune(session, istat)
         if comune is not None:
