@@ -210,7 +210,7 @@ class FakeSharedPause:
     def announce(self, seconds: float) -> None:
         self.announced.append(seconds)
 
-    async def remaining(self) -> float:
+    async def remaining(self, *, fresh: bool = True) -> float:
         return max(0.0, self.until - self.clock.now)
 
 

@@ -128,3 +128,18 @@ async def test_one_persons_updates_keep_their_order_others_go_meanwhile():
     gate.set()
     await asyncio.gather(first, second)
     assert started == ["anna 1", "bruno", "anna 2"]
+
+
+async def test_new_messages_keep_to_the_per_chat_limit_edits_follow_the_reader():
+    clock = FakeTime()
+    limiter = RateLimiter(None, per_chat_interval_s=1.0, clock=clock, sleep=clock.sleep)
+    for _ in range(30):  # a wizard's screen edited at each press
+        await limiter.wait_turn(7, urgent=True, in_chat_limit=False)
+    assert clock.now == 100.0
+    for _ in range(10):  # a short burst of new messages, as Telegram allows
+        await limiter.wait_turn(7, urgent=True)
+    assert clock.now == 100.0
+    await limiter.wait_turn(7, urgent=True)  # then one a second on average
+    assert clock.now > 110.0
+    await limiter.wait_turn(7)  # a delivery: one a second
+    assert clock.now > 111.0

@@ -34,7 +34,7 @@ class SharedPause(Protocol):
 
     def announce(self, seconds: float) -> None: ...
 
-    async def remaining(self) -> float: ...
+    async def remaining(self, *, fresh: bool = True) -> float: ...
 
 
 class RateLimiter:
@@ -61,7 +61,7 @@ class RateLimiter:
         self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
         self._paused_until = -math.inf
         self._releases = 0
-        self._urgent: dict[object, int] = {}  # waiting replies → their chat
+        self._urgent: dict[object, int | None] = {}  # waiting replies → chat (None: edits)
 
     @property
     def rate(self) -> float | None:
@@ -86,22 +86,27 @@ class RateLimiter:
         shared = SHARED_JITTER_S if self._workers > 1 else 0.0
         self._window = 1.0 + BASE_MARGIN_S + shared + self._jitter_s
 
-    async def wait_turn(self, chat_id: int, *, urgent: bool = False) -> None:
+    async def wait_turn(
+        self, chat_id: int, *, urgent: bool = False, in_chat_limit: bool = True
+    ) -> None:
         """Until this message may go. An `urgent` one (a reply to a person) goes before the
-        others waiting (deliveries), which let it take the next turn."""
+        others waiting (deliveries), which let it take the next turn. Without `in_chat_limit`
+        (a screen edited in place as its reader presses its buttons) only the overall limit
+        applies, and the chat's count is left as it was: Telegram limits the messages sent to a
+        chat, and the reader sets the pace of the edits."""
         if not urgent:
-            return await self._wait_turn(chat_id, urgent=False)
+            return await self._wait_turn(chat_id, urgent=False, in_chat_limit=in_chat_limit)
         token = object()
-        self._urgent[token] = chat_id
+        self._urgent[token] = chat_id if in_chat_limit else None
         try:
-            await self._wait_turn(chat_id, urgent=True)
+            await self._wait_turn(chat_id, urgent=True, in_chat_limit=in_chat_limit)
         finally:
             del self._urgent[token]
 
-    async def _wait_turn(self, chat_id: int, *, urgent: bool) -> None:
+    async def _wait_turn(self, chat_id: int, *, urgent: bool, in_chat_limit: bool) -> None:
         while True:
             now = self._clock()
-            ready = self._ready_at(chat_id, now, urgent=urgent)
+            ready = self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit)
             if now < ready:
                 await self._sleep(ready - now)
                 continue
@@ -109,19 +114,23 @@ class RateLimiter:
                 await self._sleep(max(self._min_spacing, 0.001))
                 continue
             if self._shared is not None:
-                remaining = await self._shared.remaining()
+                # A reply does not wait for the database: the pause known now applies.
+                remaining = await self._shared.remaining(fresh=not urgent)
                 if remaining > 0:
                     self._pause_here(remaining)
                     continue
                 now = self._clock()  # another waiter may have been released meanwhile
-                if self._ready_at(chat_id, now, urgent=urgent) > now:
+                if self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit) > now:
                     continue
-            self._release(chat_id, now)
+            self._release(chat_id, now, in_chat=in_chat_limit)
             return
 
     def _urgent_ready(self, now: float) -> bool:
         """A reply is waiting only for the overall budget (not for its chat's interval)."""
-        return any(self._chat_ready_at(chat, urgent=True) <= now for chat in self._urgent.values())
+        return any(
+            chat is None or self._chat_ready_at(chat, urgent=True) <= now
+            for chat in self._urgent.values()
+        )
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out for `seconds`, from any sender sharing it."""
@@ -145,12 +154,12 @@ class RateLimiter:
             return -math.inf
         return recent[0] + interval * REPLY_BURST
 
-    def _ready_at(self, chat_id: int, now: float, *, urgent: bool = False) -> float:
-        ready = max(
-            self._paused_until,
-            self._last_release + self._min_spacing,
-            self._chat_ready_at(chat_id, urgent=urgent),
-        )
+    def _ready_at(
+        self, chat_id: int, now: float, *, urgent: bool = False, in_chat_limit: bool = True
+    ) -> float:
+        ready = max(self._paused_until, self._last_release + self._min_spacing)
+        if in_chat_limit:
+            ready = max(ready, self._chat_ready_at(chat_id, urgent=urgent))
         if self._per_window is not None:
             while self._released and self._released[0] <= now - self._window:
                 self._released.popleft()
@@ -158,11 +167,11 @@ class RateLimiter:
                 ready = max(ready, self._released[0] + self._window)
         return ready
 
-    def _release(self, chat_id: int, now: float) -> None:
+    def _release(self, chat_id: int, now: float, *, in_chat: bool = True) -> None:
         self._last_release = now
         if self._per_window is not None:
             self._released.append(now)
-        if self._chat_interval or self._group_interval:
+        if in_chat and (self._chat_interval or self._group_interval):
             recent = self._recent_by_chat.get(chat_id)
             if recent is None:
                 recent = self._recent_by_chat[chat_id] = deque(maxlen=REPLY_BURST)

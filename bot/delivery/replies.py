@@ -2,9 +2,10 @@
 
 `ReplyRateLimiter` is PTB's rate limiter of the interactive bot. Messages (what Telegram
 limits) wait for their turn in the sender's own `RateLimiter`, ahead of deliveries, so replies
-and a broadcast together keep to the overall and per-chat limits; other calls (answering a
-button press, setting the menu) go at once. A 429 pauses everyone for its retry_after, and the
-message is sent again once it has passed.
+and a broadcast together keep to the overall limit and new messages to the per-chat one (with
+Telegram's short bursts); a screen edited in place follows its reader's presses, within the
+overall limit. Other calls (answering a button press, setting the menu) go at once. A 429
+pauses everyone for its retry_after, and the message is sent again once it has passed.
 
 `PerUserUpdateProcessor` handles updates concurrently, one person's in the order they came.
 """
@@ -53,8 +54,9 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
         if chat is None or not is_message_method(endpoint):
             return await callback(*args, **kwargs)
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        in_place = endpoint.lower().startswith("edit")
         for attempt in range(retries + 1):
-            await self._limiter.wait_turn(chat, urgent=True)
+            await self._limiter.wait_turn(chat, urgent=True, in_chat_limit=not in_place)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:

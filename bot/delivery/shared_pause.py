@@ -45,12 +45,14 @@ class SharedPause:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def remaining(self) -> float:
-        """Seconds left of a pause any sender recorded (0 when none)."""
+    async def remaining(self, *, fresh: bool = True) -> float:
+        """Seconds left of a pause any sender recorded (0 when none). Not `fresh`: what is
+        known now, without waiting for the database (a reading starts in the background)."""
         if time.monotonic() - self._read_at > FRESH_S:
             if self._reading is None:
                 self._reading = asyncio.get_running_loop().create_task(self._read())
-            await asyncio.shield(self._reading)
+            if fresh:
+                await asyncio.shield(self._reading)
         return max(0.0, self._until - time.time())
 
     async def _publish(self, until: float) -> None:

@@ -228,7 +228,7 @@ class FloodLimiter:
             self.early_sends += 1
             self.rejected += 1
             raise too_many_requests(max(1, math.ceil(banned_until - now)))
-        windows = self._applicable_windows(chat_id, paid_broadcast)
+        windows = self._applicable_windows(chat_id, paid_broadcast, method.lower())
         for window, limit in windows:
             if window.count(now) >= limit:
                 self.rejected += 1
@@ -239,7 +239,7 @@ class FloodLimiter:
             window.add(now)
 
     def _applicable_windows(
-        self, chat_id: object, paid_broadcast: bool
+        self, chat_id: object, paid_broadcast: bool, method: str
     ) -> list[tuple[_SlidingWindow, int]]:
         windows = []
         if self.global_per_second is not None:
@@ -247,7 +247,9 @@ class FloodLimiter:
             if paid_broadcast:
                 global_limit = max(global_limit, PAID_BROADCAST_PER_SECOND)
             windows.append((self._global, global_limit))
-        if self.per_chat_per_second is not None and chat_id is not None:
+        # Per chat Telegram limits the messages sent ("no more than one a second"), not edits.
+        sends = not method.startswith("edit")
+        if self.per_chat_per_second is not None and chat_id is not None and sends:
             windows.append((self._per_chat[chat_id], self.per_chat_per_second))
         if self.per_group_per_minute is not None and _is_group_id(chat_id):
             windows.append((self._per_group[chat_id], self.per_group_per_minute))
