@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
-BASE_MARGIN_S = 0.005
+BASE_MARGIN_S = 0.003
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit.
@@ -59,6 +59,7 @@ class RateLimiter:
         self._released: deque[float] = deque()
         self._last_release = -math.inf
         self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
+        self._last_delivery_by_chat: dict[int, float] = {}
         self._paused_until = -math.inf
         self._releases = 0
         self._urgent: dict[object, int | None] = {}  # waiting replies → chat (None: edits)
@@ -114,15 +115,16 @@ class RateLimiter:
                 await self._sleep(max(self._min_spacing, 0.001))
                 continue
             if self._shared is not None:
-                # A reply does not wait for the database: the pause known now applies.
-                remaining = await self._shared.remaining(fresh=not urgent)
+                # A reply, or the only sender, does not wait for the database: the pause known
+                # now applies (another process's 429 is read in the background meanwhile).
+                remaining = await self._shared.remaining(fresh=not urgent and self._workers > 1)
                 if remaining > 0:
                     self._pause_here(remaining)
                     continue
                 now = self._clock()  # another waiter may have been released meanwhile
                 if self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit) > now:
                     continue
-            self._release(chat_id, now, in_chat=in_chat_limit)
+            self._release(chat_id, now, in_chat=in_chat_limit, delivery=not urgent)
             return
 
     def _urgent_ready(self, now: float) -> bool:
@@ -148,11 +150,13 @@ class RateLimiter:
         recent = self._recent_by_chat.get(chat_id)
         if not interval or not recent:
             return -math.inf
+        delivered = self._last_delivery_by_chat.get(chat_id, -math.inf) + interval
         if not urgent:
             return recent[-1] + interval
+        # Replies may come in a short burst, but not on top of a delivery just sent.
         if len(recent) < REPLY_BURST:
-            return -math.inf
-        return recent[0] + interval * REPLY_BURST
+            return delivered
+        return max(delivered, recent[0] + interval * REPLY_BURST)
 
     def _ready_at(
         self, chat_id: int, now: float, *, urgent: bool = False, in_chat_limit: bool = True
@@ -167,7 +171,9 @@ class RateLimiter:
                 ready = max(ready, self._released[0] + self._window)
         return ready
 
-    def _release(self, chat_id: int, now: float, *, in_chat: bool = True) -> None:
+    def _release(
+        self, chat_id: int, now: float, *, in_chat: bool = True, delivery: bool = False
+    ) -> None:
         self._last_release = now
         if self._per_window is not None:
             self._released.append(now)
@@ -176,11 +182,16 @@ class RateLimiter:
             if recent is None:
                 recent = self._recent_by_chat[chat_id] = deque(maxlen=REPLY_BURST)
             recent.append(now)
+            if delivery:
+                self._last_delivery_by_chat[chat_id] = now
         self._releases += 1
         if self._releases % 1000 == 0:
             horizon = now - max(self._chat_interval, self._group_interval) * REPLY_BURST
             self._recent_by_chat = {
                 c: times for c, times in self._recent_by_chat.items() if times[-1] > horizon
+            }
+            self._last_delivery_by_chat = {
+                c: t for c, t in self._last_delivery_by_chat.items() if t > horizon
             }
 
 
@@ -233,6 +244,6 @@ class RoundTrips:
         ordered = sorted(self._samples)
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
-        self._spread_s = ordered[round(last * 0.95)] - ordered[round(last * 0.05)]
+        self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
         for listener in self._listeners:
             listener(self.arrival_jitter_s)

@@ -255,7 +255,7 @@ class Sender:
             await self._heartbeat(session)
             await outbox.target_due(session, now)
             claim = await outbox.claim_due(
-                session, now, worker=self.worker_id, limit=self.config.batch_size
+                session, now, worker=self.worker_id, limit=self._batch_size()
             )
             ids = {item.notification_id for item in claim.claimed}
             notifications = await outbox.load_notifications(session, ids) if ids else {}
@@ -321,24 +321,27 @@ class Sender:
         waiting = deque(jobs)  # claimed, not yet marked
         marked: deque[Job] = deque()  # marked 'sending', not yet started
         running: dict[asyncio.Task, Job] = {}
+        out = 0  # deliveries of the running jobs
         commit: asyncio.Task | None = None
         last_commit = time.monotonic()
         failure: BaseException | None = None
         while True:
             stopping = failure is not None or self._stopping()
-            while marked and not stopping and _count(running.values()) < self._window():
+            window = self._window()
+            while marked and not stopping and out < window:
                 job = marked.popleft()
                 self._attempted.update(d.delivery_id for d in job.deliveries)
                 running[asyncio.create_task(self._send_job(job, notifications))] = job
+                out += len(job.deliveries)
             if commit is None and failure is None:
-                room = self._window() - _count(running.values()) - _count(marked)
+                room = window - out - _count(marked)
                 unwritten = len(self._unwritten[0]) + len(self._unwritten[1])
                 due = unwritten and (
                     time.monotonic() - last_commit >= config.commit_interval_s
-                    or unwritten >= self._window()
+                    or unwritten >= window
                     or not (running or marked or waiting)
                 )
-                refill = waiting and not stopping and room >= min(len(waiting), self._window()) / 2
+                refill = waiting and not stopping and room >= min(len(waiting), window) / 2
                 if stopping and not running and (waiting or marked):
                     left = [d.delivery_id for job in (*marked, *waiting) for d in job.deliveries]
                     waiting.clear()
@@ -357,7 +360,7 @@ class Sender:
                 awaited, timeout=config.commit_interval_s, return_when=asyncio.FIRST_COMPLETED
             )
             for task in done - {commit}:
-                del running[task]
+                out -= len(running.pop(task).deliveries)
                 self._collect(task.result())
             if commit is not None and commit in done:
                 last_commit = time.monotonic()
@@ -366,6 +369,12 @@ class Sender:
                 except Exception as error:  # the requests out finish; then the round fails
                     failure = error
                 commit = None
+
+    def _batch_size(self) -> int:
+        """At least two seconds of sending per round: a round's last requests, waited for
+        before the next claim, are then a small part of it."""
+        rate = self.limiter.rate
+        return max(self.config.batch_size, int(2 * rate) if rate else 0)
 
     def _stopping(self) -> bool:
         return self.token_refused or (self._stop is not None and self._stop.is_set())
