@@ -278,7 +278,14 @@ class DeliveryState(enum.StrEnum):
 
 
 class Delivery(Base):
-    """One notification for one recipient, with its state."""
+    """One notification for one recipient, with its state.
+
+    No foreign keys on notification_id and subscriber_id: PostgreSQL checks one row at a time,
+    half the time of a 100k-recipient INSERT…SELECT. What they guaranteed is kept by the only
+    writers: targeting locks the notification and the recipients' rows (FOR KEY SHARE, as the
+    check did) while it inserts, /forget deletes the subscriber and then their deliveries, and
+    only a broadcast nobody has been targeted for is ever deleted.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -296,10 +303,8 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
-    )
+    notification_id: Mapped[int] = mapped_column(Integer)  # notifications.id
+    subscriber_id: Mapped[int] = mapped_column(Integer, index=True)  # subscribers.id
     chat_id: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

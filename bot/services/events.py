@@ -276,7 +276,7 @@ async def _deliver_to_respondents(
     answers: Iterable[str],
     now: datetime,
 ) -> None:
-    rows = await session.execute(
+    query = (
         select(Subscriber.id, Subscriber.chat_id)
         .join(EventRsvp, EventRsvp.subscriber_id == Subscriber.id)
         .where(
@@ -285,6 +285,9 @@ async def _deliver_to_respondents(
             Subscriber.active.is_(True),
         )
     )
+    if dialect_name(session) == "postgresql":  # kept until commit, as targeting does
+        query = query.with_for_update(read=True, key_share=True, of=Subscriber)
+    rows = await session.execute(query)
     await _deliver(session, notification, rows.all(), now)
 
 

@@ -157,6 +157,13 @@ async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
         .where(Subscriber.id == subscriber.id)
         .execution_options(synchronize_session=False)
     )
+    # Deliveries have no foreign key to cascade (see models.Delivery). After the subscriber:
+    # a targeting that chose them has committed by now (it held their row), so this sees it.
+    await session.execute(
+        delete(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .execution_options(synchronize_session=False)
+    )
     for erased in (subscriber, participant):
         if erased is not None:
             session.expunge(erased)
