@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -279,3 +280,50 @@ async def _reasons_include(db, reason: str) -> bool:
 
 def csv_rows_of(content: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+# --- the series summed in SQL ---------------------------------------------------------------
+
+
+def random_history(rng: random.Random, start: datetime, days: int) -> list[tuple[datetime, int]]:
+    """Changes at random moments, many of them close to midnight in Rome (22:00 and 23:00
+    UTC) or to the clock changes (01:00 UTC)."""
+    changes = []
+    for _ in range(300):
+        moment = start + timedelta(days=rng.randrange(days))
+        moment = moment.replace(
+            hour=rng.choice([0, 1, 21, 22, 23, rng.randrange(24)]),
+            minute=rng.choice([0, 59, rng.randrange(60)]),
+            second=rng.choice([0, 59]),
+            microsecond=rng.choice([0, 999_999]),
+        )
+        changes.append((moment, rng.choice([1, 1, -1])))
+    return changes
+
+
+@pytest.mark.parametrize("days", [40, 700])  # shown by day, by month
+async def test_the_history_summed_in_sql_gives_the_figures_of_the_changes_one_by_one(db, days):
+    rng = random.Random(days)
+    start = utc(2025, 10, 1)  # the clocks go back on 26 October, forward on 29 March
+    now = start + timedelta(days=days, hours=5)
+    changes = [
+        *random_history(rng, start, days),
+        (utc(2025, 10, 25, 21, 59, 59, 999_999), 1),  # 23:59:59 in Rome (CEST)
+        (utc(2025, 10, 25, 22), 1),  # midnight in Rome
+        (utc(2025, 10, 26, 0, 59, 59), -1),  # 02:59:59 CEST
+        (utc(2025, 10, 26, 1), 1),  # 02:00 CET
+        (utc(2025, 10, 26, 22, 59, 59), 1),  # 23:59:59 CET
+        (utc(2025, 10, 26, 23), -1),
+        (now - timedelta(days=statistics.RECENT_DAYS), 1),  # just too old to be recent
+        (now - timedelta(days=statistics.RECENT_DAYS, microseconds=-1), 1),
+        (now, -1),
+    ]
+    async with db.transaction() as session:
+        session.add_all(
+            AudienceChange(occurred_at=moment, delta=delta, reason="joined")
+            for moment, delta in changes
+        )
+    async with db.transaction() as session:
+        stats = await statistics.compute(session, now=now)
+    assert stats.audience == audience_series(changes, now)
+    assert (stats.joined_recently, stats.left_recently) == statistics.recent_changes(changes, now)

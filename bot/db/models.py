@@ -148,9 +148,11 @@ class AudienceChange(Base):
     "subscribers over time" is the running sum, and it survives /forget."""
 
     __tablename__ = "audience_changes"
+    # /stats sums the changes of a period from the index alone.
+    __table_args__ = (Index("ix_audience_changes_occurred_at", "occurred_at", "delta"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delta: Mapped[int] = mapped_column(Integer)
     # joined, returned (unblocked or back with /start), blocked, forgotten
     reason: Mapped[str] = mapped_column(String(16))
@@ -160,8 +162,9 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "target_kind", "target_id", name="uq_subscription"),
-        # Targeting looks subscriptions up by what they follow.
-        Index("ix_subscriptions_target", "target_kind", "target_id"),
+        # Targeting and /stats look subscriptions up by what they follow, for who follows:
+        # with subscriber_id in the index they need not read the table.
+        Index("ix_subscriptions_target", "target_kind", "target_id", "subscriber_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
