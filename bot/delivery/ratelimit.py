@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
-BASE_MARGIN_S = 0.003
+BASE_MARGIN_S = 0.005
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit.
