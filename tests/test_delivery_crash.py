@@ -20,7 +20,9 @@ RECIPIENTS = 240
 RATE = 80  # messages per second: the kill lands mid-broadcast
 
 
-async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox):
+async def test_kill_minus_9_mid_broadcast_then_restart(database_url, db, sandbox, monkeypatch):
+    # The window: at most 8 requests out, and 8 outcomes unwritten, whatever the round trips.
+    monkeypatch.setenv("DELIVERY_MAX_IN_FLIGHT", "8")
     async with db.transaction() as session:
         for user_id in range(10_000, 10_000 + RECIPIENTS):
             sandbox.user(user_id, first_name="Citizen", language_code="it")

@@ -44,8 +44,8 @@ class SenderConfig:
     paid_broadcast: bool = False
     batch_size: int = 500
     # Deliveries in flight at once follow rate × measured round trip, within these bounds; it
-    # is also the write-ahead window: a crash (kill -9) leaves at most this many in doubt, and
-    # the outcomes of at most `commit_interval_s` not yet recorded.
+    # is also the write-ahead window: a crash (kill -9) leaves in doubt at most this many and
+    # as many outcomes not yet written (sending waits for the commit beyond that).
     min_in_flight: int = 8
     max_in_flight: int = 256
     commit_interval_s: float = 0.1
@@ -316,7 +316,8 @@ class Sender:
         """A pipeline: up to `window` deliveries are marked 'sending' (write-ahead) and in flight
         at once; a commit in the background records the outcomes so far and marks the next jobs
         while the requests of the others are still out. A crash leaves in doubt only what was
-        marked and not recorded: the window and at most `commit_interval_s` of outcomes."""
+        marked and not recorded: the window, and at most a window of outcomes not yet written
+        (no request goes out while that many wait for their commit)."""
         config = self.config
         waiting = deque(jobs)  # claimed, not yet marked
         marked: deque[Job] = deque()  # marked 'sending', not yet started
@@ -328,7 +329,9 @@ class Sender:
         while True:
             stopping = failure is not None or self._stopping()
             window = self._window()
-            while marked and not stopping and out < window:
+            # Outcomes not yet written are in doubt after a crash too: at most a window of them.
+            written_behind = len(self._unwritten[0]) >= window
+            while marked and not stopping and not written_behind and out < window:
                 job = marked.popleft()
                 self._attempted.update(d.delivery_id for d in job.deliveries)
                 running[asyncio.create_task(self._send_job(job, notifications))] = job
