@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -103,3 +104,15 @@ def affected_rows(result: Result[Any]) -> int:
 def dialect_name(session: AsyncSession) -> str:
     """The backend the session talks to ("sqlite" or "postgresql")."""
     return session.get_bind().dialect.name
+
+
+async def savepoint(session: AsyncSession) -> AsyncSessionTransaction:
+    """`session.begin_nested()` that can write after reading, on SQLite too.
+
+    A SAVEPOINT opened outside a write transaction starts SQLite's transaction with a read
+    snapshot; once another connection commits, that snapshot can never write ("database is
+    locked" at once, without waiting). A write first makes the transaction a writer, which waits
+    for the others instead (busy timeout)."""
+    if dialect_name(session) == "sqlite":
+        await session.execute(text("UPDATE strategies SET id = id WHERE 0"))
+    return session.begin_nested()

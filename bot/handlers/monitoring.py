@@ -15,6 +15,7 @@ from weakref import WeakKeyDictionary
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
+from bot.db.engine import savepoint
 from bot.db.models import utcnow
 from bot.delivery.templates.monitoring import headline
 from bot.handlers.context import (
@@ -96,7 +97,7 @@ async def _import(
 ) -> View:
     try:
         records = await asyncio.to_thread(read_named, content, name)
-        async with convo.session.begin_nested():
+        async with await savepoint(convo.session):
             report = await monitoring.import_records(
                 convo.session, records, today=today_in_rome(), threshold=threshold
             )
