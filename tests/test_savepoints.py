@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 
 from bot.db.engine import savepoint
-from bot.db.models import Strategy
+from bot.db.models import Worker, utcnow
 
 
 async def test_a_savepoint_writes_after_another_connection_wrote(db):
-    async def elsewhere(strategy_id: str) -> None:  # e.g. the sender's heartbeat meanwhile
+    async def elsewhere() -> None:  # e.g. the sender's heartbeat meanwhile
         async with db.transaction() as other:
-            await other.execute(
-                update(Strategy).where(Strategy.id == strategy_id).values(uncertain=True)
-            )
+            other.add(Worker(id="elsewhere", started_at=utcnow(), heartbeat_at=utcnow()))
 
     async with db.transaction() as session, await savepoint(session):
-        first, second = list(await session.scalars(select(Strategy).limit(2)))
-        other = asyncio.create_task(elsewhere(second.id))
+        await session.scalar(select(func.count()).select_from(Worker))
+        other = asyncio.create_task(elsewhere())
         await asyncio.wait([other], timeout=1.0)  # it commits now, or waits for us
-        await session.execute(
-            update(Strategy).where(Strategy.id == first.id).values(uncertain=True)
-        )
+        session.add(Worker(id="importing", started_at=utcnow(), heartbeat_at=utcnow()))
+        await session.flush()
     await other
     async with db.transaction() as session:
-        assert (await session.get(Strategy, first.id)).uncertain is True
-        assert (await session.get(Strategy, second.id)).uncertain is True
+        assert set(await session.scalars(select(Worker.id))) == {"elsewhere", "importing"}
