@@ -471,6 +471,10 @@ class RecordEntry(Base):
     staff_reply: Mapped[str | None] = mapped_column(Text)
     staff_reply_by: Mapped[int | None] = mapped_column(BigInteger)
     staff_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when staff publish the entry (/publish): its text and the office's answer
+    # (staff_reply) appear on the public pages. /hide and /forget clear it.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    published_by: Mapped[int | None] = mapped_column(BigInteger)
 
     tags: Mapped[list[RecordEntryTag]] = relationship(
         back_populates="entry", cascade="all, delete-orphan", lazy="selectin"
