@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
@@ -25,6 +26,8 @@ DEFAULT_DATABASE_URL = "sqlite:///psm-bot.sqlite3"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+# Telegram usernames: 5-32 letters, digits and _, starting with a letter; a bot's ends in "bot".
+_BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}bot$", re.IGNORECASE)
 
 
 class ConfigError(Exception):
@@ -137,6 +140,14 @@ def _parse_number(values: Mapping[str, str], name: str, default: int, low: int, 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the bot reads from the environment (the README's table lists the variables).
+
+    | Variable | Meaning |
+    |---|---|
+    | `PUBLIC_URL` | the address of the public pages (https://psm.example.org); links only if set |
+    | `BOT_USERNAME` | the bot's @username for deep links where getMe cannot tell (static build) |
+    """
+
     telegram_bot_token: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
@@ -150,6 +161,8 @@ class Settings:
     webhook_secret: str | None = None
     port: int | None = None
     listen: str = "0.0.0.0"
+    public_url: str | None = None
+    bot_username: str | None = None
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
@@ -193,6 +206,8 @@ class Settings:
             webhook_secret=_parse_secret(values.get("WEBHOOK_SECRET")),
             port=_parse_port(values.get("PORT")),
             listen=(values.get("LISTEN") or "0.0.0.0").strip(),
+            public_url=_parse_public_url(values.get("PUBLIC_URL")),
+            bot_username=_parse_bot_username(values.get("BOT_USERNAME")),
             monitoring=MonitoringSettings.from_values(values),
             delivery=DeliverySettings.from_values(values),
         )
@@ -324,6 +339,40 @@ def _parse_webhook_url(value: str | None) -> str | None:
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError("WEBHOOK_URL must be the public http(s) address of this service")
     return url
+
+
+def _parse_public_url(value: str | None) -> str | None:
+    text = _optional(value)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or any(char.isspace() for char in text)
+    ):
+        raise ConfigError(
+            "PUBLIC_URL must be the http(s) address of the public pages, without ? or #, "
+            f"such as https://psm.example.org; got {text!r}"
+        )
+    return text.rstrip("/")
+
+
+def _parse_bot_username(value: str | None) -> str | None:
+    text = _optional(value)
+    if text is None:
+        return None
+    username = text.removeprefix("@")
+    if not _BOT_USERNAME.match(username):
+        raise ConfigError(
+            "BOT_USERNAME must be the bot's Telegram username, such as psm_genova_bot "
+            f"(5-32 letters, digits and _, ending in 'bot'); got {text!r}"
+        )
+    return username
 
 
 def _parse_secret(value: str | None) -> str | None:

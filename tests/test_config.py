@@ -53,6 +53,14 @@ def test_values_are_read_and_normalised():
         ({"MONITORING_PROGRESS_THRESHOLD": "0"}, "MONITORING_PROGRESS_THRESHOLD"),
         ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"PUBLIC_URL": "psm.example.org"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "ftp://psm.example.org"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://psm.example.org/?lang=it"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://psm.example.org/#top"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https:///pages"}, "PUBLIC_URL"),
+        ({"BOT_USERNAME": "psm genova"}, "BOT_USERNAME"),
+        ({"BOT_USERNAME": "@psm_genova"}, "BOT_USERNAME"),  # a bot's username ends in "bot"
+        ({"BOT_USERNAME": "1psm_bot"}, "BOT_USERNAME"),
     ],
 )
 def test_invalid_values_give_one_clear_line(env, mentions):
@@ -61,6 +69,23 @@ def test_invalid_values_give_one_clear_line(env, mentions):
     message = str(raised.value)
     assert mentions in message
     assert "\n" not in message
+
+
+def test_public_pages_are_not_linked_unless_their_address_is_set():
+    settings = settings_from({})
+    assert settings.public_url is None
+    assert settings.bot_username is None
+
+
+def test_public_url_and_bot_username_are_normalised():
+    settings = settings_from(
+        {"PUBLIC_URL": " https://psm.example.org/piano/ ", "BOT_USERNAME": "@PSM_Genova_bot"}
+    )
+    assert settings.public_url == "https://psm.example.org/piano"
+    assert settings.bot_username == "PSM_Genova_bot"
+    assert settings_from({"PUBLIC_URL": "http://127.0.0.1:8080"}).public_url == (
+        "http://127.0.0.1:8080"
+    )
 
 
 def test_missing_token_is_explained_when_needed():
