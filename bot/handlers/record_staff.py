@@ -1,4 +1,5 @@
-"""Staff commands on the participation record: /export, /summary, /hide, /unhide, /answer, /verify.
+"""Staff commands on the participation record: /export, /summary, /hide, /unhide, /answer, /verify,
+/publish and /unpublish.
 
 Staff are decided by `bot.services.staff` (administrators and granted staff).
 """
@@ -28,7 +29,14 @@ from bot.i18n import TIMEZONE, _, format_number, ngettext, use_locale
 from bot.screens import View
 from bot.screens import participation as pscreens
 from bot.services import record
-from bot.services.record import FilterError, SubjectCounts
+from bot.services.record import (
+    FilterError,
+    PublishOutcome,
+    PublishResult,
+    SubjectCounts,
+    UnpublishOutcome,
+    UnpublishResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +270,80 @@ def _verified_text(pseudonym: str, participant, verified: bool) -> str:
     return text.format(pseudonym=escape(pseudonym), organisation=organisation)
 
 
+async def publish_command(update: Update, context: BotContext) -> None:
+    """/publish REFERENCE [answer]: the text and the office's answer on the public pages."""
+    words = _arguments(update, 2)
+    async with conversation(update, context) as convo:
+        if not await is_staff(convo, update, context):
+            view = _refused()
+        elif not words:
+            view = View(_("Usage: /publish P-2026-00042 [the office's answer, shown with it]"))
+        else:
+            answer = words[1] if len(words) > 1 else None
+            result = await record.publish(
+                convo.session, words[0], staff_id=user_of(update).id, now=utcnow(), answer=answer
+            )
+            view = View(_published_text(result, with_answer=answer is not None))
+    await reply(update, view)
+
+
+def _published_text(result: PublishResult, *, with_answer: bool) -> str:
+    reference = escape(result.reference)
+    texts = {
+        PublishOutcome.PUBLISHED: _(
+            "Entry {reference} is now published on the public pages: its text and the office's "
+            "answer, never who wrote it. /unpublish {reference} withdraws it."
+        ),
+        PublishOutcome.ANSWER_UPDATED: _(
+            "Entry {reference} was already published: the answer shown with it is now the new one."
+        ),
+        PublishOutcome.ALREADY_PUBLISHED: _(
+            "Entry {reference} is already published. To show an answer with it: "
+            "/publish {reference} answer"
+        ),
+        PublishOutcome.UNKNOWN: _("There is no entry {reference}."),
+        PublishOutcome.NO_TEXT: _("Entry {reference} has no text to publish: it is a reaction."),
+        PublishOutcome.HIDDEN: _("Entry {reference} is hidden and cannot be published."),
+        PublishOutcome.NO_CONSENT: _(
+            "Entry {reference} cannot be published: it is anonymous, or its author "
+            "erased their data or withdrew their consent."
+        ),
+    }
+    text = texts[result.outcome].format(reference=reference)
+    if with_answer and result.outcome in (PublishOutcome.PUBLISHED, PublishOutcome.ANSWER_UPDATED):
+        text += "\n" + _(
+            "The answer is only shown on the public pages; /answer sends it to the author."
+        )
+    return text
+
+
+async def unpublish_command(update: Update, context: BotContext) -> None:
+    """/unpublish REFERENCE: off the public pages; the entry stays in the record."""
+    words = _arguments(update, 1)
+    async with conversation(update, context) as convo:
+        if not await is_staff(convo, update, context):
+            view = _refused()
+        elif not words:
+            view = View(_("Usage: /unpublish P-2026-00042"))
+        else:
+            result = await record.unpublish(
+                convo.session, words[0], staff_id=user_of(update).id, now=utcnow()
+            )
+            view = View(_unpublished_text(result))
+    await reply(update, view)
+
+
+def _unpublished_text(result: UnpublishResult) -> str:
+    texts = {
+        UnpublishOutcome.UNPUBLISHED: _(
+            "Entry {reference} is no longer published: it stays in the record."
+        ),
+        UnpublishOutcome.NOT_PUBLISHED: _("Entry {reference} is not published."),
+        UnpublishOutcome.UNKNOWN: _("There is no entry {reference}."),
+    }
+    return texts[result.outcome].format(reference=escape(result.reference))
+
+
 def handlers() -> list:
     private = filters.ChatType.PRIVATE
     return [
@@ -271,4 +353,6 @@ def handlers() -> list:
         CommandHandler(["unhide", "mostra"], unhide_command, filters=private),
         CommandHandler(["answer", "rispondi"], answer_command, filters=private),
         CommandHandler(["verify", "verifica"], verify_command, filters=private),
+        CommandHandler(["publish", "pubblica"], publish_command, filters=private),
+        CommandHandler(["unpublish", "ritira"], unpublish_command, filters=private),
     ]

@@ -2,8 +2,8 @@
 
 /forget deletes the subscriber with everything hanging from it (subscriptions, deliveries,
 profile, consent, open questions). Record entries stay, as the plan's record needs them, but
-lose every link to the person: participant, declared profile and delivery. Their text, date,
-subject and language are kept.
+lose every link to the person: participant, declared profile and delivery, and are no longer
+published. Their text, date, subject and language are kept.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ CONTROLLER = "Città Metropolitana di Genova"
 
 # Who on the staff verified, hid or answered is the office's business, not the person's:
 # /mydata says that it happened and when, never by whom (their Telegram ids).
-STAFF_IDENTITIES = ("verified_by", "hidden_by", "staff_reply_by")
+STAFF_IDENTITIES = ("verified_by", "hidden_by", "staff_reply_by", "published_by")
 
 
 @cache
@@ -147,6 +147,9 @@ async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
             participant_comune=None,
             participant_zone=None,
             delivery_id=None,
+            # Off the public pages too: an erased person's words are not shown any more.
+            published_at=None,
+            published_by=None,
         )
         .execution_options(synchronize_session=False)
     )

@@ -1,6 +1,9 @@
-"""The staff's side of the participation record: export, summary, moderation, answers, verification.
+"""The staff's side of the participation record: export, summary, moderation, answers,
+verification and publication.
 
 Exports hold pseudonyms only (never Telegram ids). Hidden entries are kept and marked.
+Published entries are the only texts of the record on the public pages: their text and the
+office's answer, never who wrote them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
     Comune,
+    ConsentState,
     EntryKind,
     Participant,
     RecordEntry,
@@ -29,6 +33,7 @@ from bot.db.models import (
     TargetKind,
 )
 from bot.i18n import TIMEZONE
+from bot.services import staff
 
 COLUMNS = (
     "reference",
@@ -55,6 +60,8 @@ COLUMNS = (
     "hidden_by",
     "staff_reply",
     "staff_reply_at",
+    "published",
+    "published_at",
 )
 # The CSV Italian Excel opens with a double click: `;`-separated, UTF-8 with a BOM.
 CSV_DELIMITER = ";"
@@ -176,6 +183,8 @@ def row_values(row: ExportRow) -> list:
         entry.hidden_by,
         entry.staff_reply,
         _local(entry.staff_reply_at),
+        entry.published_at is not None,
+        _local(entry.published_at),
     ]
 
 
@@ -310,6 +319,8 @@ def hide(entry: RecordEntry, reason: str, staff_id: int | None, now: datetime) -
     entry.hidden_reason = reason.strip()[:300] or None
     entry.hidden_by = staff_id
     entry.hidden_at = now
+    # A hidden entry leaves the public pages for good: /unhide does not publish it again.
+    _clear_publication(entry)
 
 
 def unhide(entry: RecordEntry) -> None:
@@ -347,6 +358,167 @@ async def set_verified(
     participant.verified_by = staff_id if verified else None
     participant.verified_at = now if verified else None
     return participant
+
+
+# --- publication on the public pages ---------------------------------------------------
+
+
+class PublishOutcome(enum.StrEnum):
+    PUBLISHED = "published"
+    ANSWER_UPDATED = "answer_updated"  # already published: the answer shown is the new one
+    ALREADY_PUBLISHED = "already_published"
+    UNKNOWN = "unknown"
+    NO_TEXT = "no_text"  # a reaction: nothing to show
+    HIDDEN = "hidden"
+    NO_CONSENT = "no_consent"  # anonymous, erased, or the author withdrew consent
+
+
+class UnpublishOutcome(enum.StrEnum):
+    UNPUBLISHED = "unpublished"
+    NOT_PUBLISHED = "not_published"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    outcome: PublishOutcome
+    reference: str  # the entry's own when found, else as typed (stripped)
+
+
+@dataclass(frozen=True)
+class UnpublishResult:
+    outcome: UnpublishOutcome
+    reference: str
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """What the public pages show of a published entry: never a pseudonym or participant."""
+
+    reference: str
+    at: datetime
+    text: str
+    answer: str | None
+    answered_at: datetime | None
+    action_code: str | None
+    strategy_id: str | None
+    zone_id: str | None
+
+
+def _clear_publication(entry: RecordEntry) -> None:
+    entry.published_at = entry.published_by = None
+
+
+async def _author_consents(session: AsyncSession, entry: RecordEntry) -> bool:
+    if entry.participant_id is None:
+        return False
+    consent = await session.scalar(
+        select(Participant.consent).where(Participant.id == entry.participant_id)
+    )
+    return consent == ConsentState.GIVEN
+
+
+async def _refusal(session: AsyncSession, entry: RecordEntry) -> PublishOutcome | None:
+    if not entry.text:
+        return PublishOutcome.NO_TEXT
+    if entry.hidden:
+        return PublishOutcome.HIDDEN
+    if not await _author_consents(session, entry):
+        return PublishOutcome.NO_CONSENT
+    return None
+
+
+async def publish(
+    session: AsyncSession,
+    reference: str,
+    *,
+    staff_id: int,
+    now: datetime,
+    answer: str | None = None,
+) -> PublishResult:
+    """Show the entry's text on the public pages, with the office's answer when given (kept
+    as the entry's staff reply, the same field /answer fills). Audited."""
+    entry = await find_entry(session, reference)
+    if entry is None:
+        return PublishResult(PublishOutcome.UNKNOWN, reference.strip())
+    refusal = await _refusal(session, entry)
+    if refusal is not None:
+        return PublishResult(refusal, entry.reference)
+    answer = (answer or "").strip() or None
+    if entry.published_at is not None and answer is None:
+        return PublishResult(PublishOutcome.ALREADY_PUBLISHED, entry.reference)
+    outcome = PublishOutcome.PUBLISHED
+    if entry.published_at is None:
+        entry.published_at, entry.published_by = now, staff_id
+    else:
+        outcome = PublishOutcome.ANSWER_UPDATED
+    if answer is not None:
+        note_answer(entry, answer, staff_id, now)
+    staff.audit(
+        session,
+        staff_id,
+        "record_publish",
+        now,
+        reference=entry.reference,
+        with_answer=answer is not None,
+    )
+    return PublishResult(outcome, entry.reference)
+
+
+async def unpublish(
+    session: AsyncSession, reference: str, *, staff_id: int, now: datetime
+) -> UnpublishResult:
+    """Withdraw the entry from the public pages (it stays in the record). Audited."""
+    entry = await find_entry(session, reference)
+    if entry is None:
+        return UnpublishResult(UnpublishOutcome.UNKNOWN, reference.strip())
+    if entry.published_at is None:
+        return UnpublishResult(UnpublishOutcome.NOT_PUBLISHED, entry.reference)
+    _clear_publication(entry)
+    staff.audit(session, staff_id, "record_unpublish", now, reference=entry.reference)
+    return UnpublishResult(UnpublishOutcome.UNPUBLISHED, entry.reference)
+
+
+async def published_entries(
+    session: AsyncSession, *, action_code: str | None = None, limit: int = 50
+) -> list[PublishedEntry]:
+    """The latest published entries, newest publication first, about one action if given.
+
+    Checked again here, whatever the publication columns say: visible, with a text, and
+    from someone who still consents (an erased author has no participant any more).
+    """
+    query = (
+        select(RecordEntry)
+        .join(Participant, Participant.id == RecordEntry.participant_id)
+        .where(
+            RecordEntry.published_at.is_not(None),
+            RecordEntry.hidden.is_(False),
+            RecordEntry.text.is_not(None),
+            Participant.consent == ConsentState.GIVEN.value,
+        )
+        .order_by(RecordEntry.published_at.desc(), RecordEntry.id.desc())
+        .limit(limit)
+    )
+    if action_code is not None:
+        query = query.where(_tagged(TargetKind.ACTION.value, [action_code]))
+    return [_published(entry) for entry in await session.scalars(query)]
+
+
+def _published(entry: RecordEntry) -> PublishedEntry:
+    def first(kind: TargetKind) -> str | None:
+        ids = sorted(tag.target_id for tag in entry.tags if tag.target_kind == kind)
+        return ids[0] if ids else None
+
+    return PublishedEntry(
+        reference=entry.reference,
+        at=entry.created_at,
+        text=entry.text or "",
+        answer=entry.staff_reply,
+        answered_at=entry.staff_reply_at,
+        action_code=first(TargetKind.ACTION),
+        strategy_id=first(TargetKind.STRATEGY),
+        zone_id=first(TargetKind.ZONE),
+    )
 
 
 # --- filters typed by the staff in Telegram: /export csv from=2026-01-01 zone=tigullio ------
