@@ -8,6 +8,7 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.ext import CommandHandler, filters
 
 from bot.callbacks import ChooseLanguage
+from bot.db.models import TargetKind
 from bot.handlers import staff
 from bot.handlers.context import (
     BotContext,
@@ -51,12 +52,22 @@ async def _follow_from_link(convo, payload: str) -> str:
         item = await subscriptions.describe_target(convo.session, target)
         change = await subscriptions.subscribe(convo.session, convo.subscriber, target)
     except UnknownTarget:
+        if target.kind is TargetKind.ACTION:
+            return _(
+                "The action {code} is not among the plan's monitored actions (any more). "
+                "Send /piano to browse them."
+            ).format(code=escape(target.id))
         return _(
             "This link points to something that no longer exists. Choose below what to follow."
         )
     name = escape(item.name(current_language()))
     if change is Change.ALREADY:
         return _("You already follow <b>{name}</b>.").format(name=name)
+    if target.kind is TargetKind.ACTION:
+        return _(
+            "Done: you now follow the action <b>{name}</b>. You will receive its updates here; "
+            "/piano {code} shows its card."
+        ).format(name=name, code=escape(target.id))
     return _("Done: you now follow <b>{name}</b>. You will receive its updates here.").format(
         name=name
     )

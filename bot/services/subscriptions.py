@@ -28,9 +28,17 @@ from bot.db.models import (
     Zone,
     utcnow,
 )
+from bot.services.monitoring_validate import CODE as ACTION_CODE
 from bot.services.plan import display_name, strategy_label
 
 _DEEP_LINK = re.compile(r"^(zone|strategy|comune)_([A-Za-z0-9_\-]{1,60})$")
+ACTION_LINK_PREFIX = "action_"
+# Telegram's start parameter: up to 64 of A-Z a-z 0-9 _ -. An action code may also hold dots,
+# so the code is spelt with "." → "-", "-" → "_-", "_" → "__": no spelling begins another's,
+# so every parameter reads back as one code.
+_START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SPELLING = {".": "-", "-": "_-", "_": "__"}
+_READING = {spelt: char for char, spelt in _SPELLING.items()}
 
 
 class UnknownTarget(LookupError):
@@ -61,9 +69,39 @@ class FollowedItem:
         return display_name(self.name_en if language == "en" else self.name_it)
 
 
+def action_start_parameter(code: str) -> str | None:
+    """`S4.1` → `action_S4-1`, what `/start` reads back as that action; None when the code is
+    not an action code or is too long for Telegram's start parameter (64 characters)."""
+    if not ACTION_CODE.match(code):
+        return None
+    parameter = ACTION_LINK_PREFIX + "".join(_SPELLING.get(char, char) for char in code)
+    return parameter if _START_PARAMETER.match(parameter) else None
+
+
+def _read_action_code(spelt: str) -> str | None:
+    chars, index = [], 0
+    while index < len(spelt):
+        pair = spelt[index : index + 2]
+        if pair in _READING:
+            chars.append(_READING[pair])
+            index += 2
+        elif spelt[index] == "_":  # "_" only ever starts a pair
+            return None
+        else:
+            chars.append(_READING.get(spelt[index], spelt[index]))
+            index += 1
+    code = "".join(chars)
+    return code if ACTION_CODE.match(code) else None
+
+
 def parse_deep_link(payload: str) -> Target | None:
-    """`zone_genova`, `strategy_S1`, `comune_010025` → a target; anything else → None."""
-    match = _DEEP_LINK.match(payload.strip())
+    """`zone_genova`, `strategy_S1`, `comune_010025`, `action_S4-1` (see
+    `action_start_parameter`) → a target; anything else → None."""
+    payload = payload.strip()
+    if payload.startswith(ACTION_LINK_PREFIX) and _START_PARAMETER.match(payload):
+        code = _read_action_code(payload.removeprefix(ACTION_LINK_PREFIX))
+        return Target(TargetKind.ACTION, code) if code else None
+    match = _DEEP_LINK.match(payload)
     if not match:
         return None
     kind, raw_id = match.groups()
