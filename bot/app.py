@@ -95,6 +95,7 @@ def sender_config(settings: Settings) -> SenderConfig:
         commit_interval_s=knobs.commit_interval_s,
         max_attempts=knobs.max_attempts,
         read_timeout_s=knobs.read_timeout_s,
+        public_url=settings.public_url,
     )
 
 

@@ -57,9 +57,16 @@ def title_of(notification: Notification, language: str) -> str:
     return notification_title(notification, language) or _("Update from the plan")
 
 
-def render_parts(notification: Notification, language: str) -> tuple[str, ...]:
-    """News is shortened with a "read more" link; other texts are split, never cut."""
-    body = template(notification.template)(notification.payload, language)
+def render_parts(
+    notification: Notification, language: str, public_url: str | None = None
+) -> tuple[str, ...]:
+    """News is shortened with a "read more" link; other texts are split, never cut.
+
+    With `public_url` (PUBLIC_URL) a monitoring change links to its public page."""
+    if notification.template == "monitoring":
+        body = monitoring.notification_html(notification.payload, language, public_url)
+    else:
+        body = template(notification.template)(notification.payload, language)
     if notification.template == "news":
         return (truncate_html(body, MESSAGE_LIMIT),)
     return tuple(split_html(body, MESSAGE_LIMIT)) or (escape(title_of(notification, language)),)
@@ -86,10 +93,12 @@ def render_media(notification: Notification, language: str) -> Media | None:
     return Media(attached["kind"], attached["file_id"], body if fits else None)
 
 
-def render_single(notification: Notification, delivery_id: int, language: str) -> Rendered:
+def render_single(
+    notification: Notification, delivery_id: int, language: str, public_url: str | None = None
+) -> Rendered:
     buttons = notification_buttons(notification, delivery_id)
     media = render_media(notification, language)
-    return Rendered(render_parts(notification, language), buttons, media)
+    return Rendered(render_parts(notification, language, public_url), buttons, media)
 
 
 def notification_buttons(
@@ -124,11 +133,19 @@ def feedback_buttons(delivery_id: int, number: int | None = None) -> list[list[t
     ]
 
 
-def render_group(items: list[tuple[int, Notification]], language: str, *, digest: bool) -> Rendered:
+def render_group(
+    items: list[tuple[int, Notification]],
+    language: str,
+    *,
+    digest: bool,
+    public_url: str | None = None,
+) -> Rendered:
     """Several notifications in one message: a digest, or a burst grouped against floods.
 
     `items` are (delivery id, notification); they are numbered in the order of their
     deliveries, and each number is a button that opens that item's 👍 👎 💬 in place.
+    Each title links to the item's page: with `public_url` a monitoring change's public
+    page, else the link it carries.
     """
     items = sorted(items, key=lambda item: item[0])
     count = len(items)
@@ -142,7 +159,7 @@ def render_group(items: list[tuple[int, Notification]], language: str, *, digest
     lines = [heading.format(count=count), ""]
     for number, (_delivery_id, notification) in enumerate(listed, start=1):
         title = escape(shorten(title_of(notification, language), _GROUP_ITEM_LIMIT))
-        link = safe_link(notification.payload.get("link"))
+        link = _item_link(notification, language, public_url)
         title = f'<a href="{attribute(link)}">{title}</a>' if link else title
         lines.append(f"{number}. {title}")
     if count > len(listed):
@@ -151,6 +168,14 @@ def render_group(items: list[tuple[int, Notification]], language: str, *, digest
     if buttons:
         lines += ["", "<i>" + escape(_("Tap a number to rate or comment on that update.")) + "</i>"]
     return Rendered((truncate_html("\n".join(lines), MESSAGE_LIMIT),), buttons)
+
+
+def _item_link(notification: Notification, language: str, public_url: str | None) -> str | None:
+    if notification.template == "monitoring":
+        page = monitoring.public_url_for(notification.payload, language, public_url)
+        if page:
+            return page
+    return safe_link(notification.payload.get("link"))
 
 
 def group_buttons(

@@ -60,6 +60,7 @@ class SenderConfig:
     read_timeout_s: float = 10.0
     token_probe_s: float = 30.0  # after a 401, getMe this often until the token works again
     restart_delay_s: float = 1.0  # a sender that ended unexpectedly starts again after this
+    public_url: str | None = None  # PUBLIC_URL: monitoring changes link to their public page
 
     def limiter(self, shared: SharedPause | None = None) -> RateLimiter:
         rate = PAID_BROADCAST_PER_SECOND if self.paid_broadcast else self.messages_per_second
@@ -530,14 +531,18 @@ class Sender:
         with use_locale(job.language):
             if job.grouped:
                 items = [(d.delivery_id, notifications[d.notification_id]) for d in job.deliveries]
-                return render.render_group(items, job.language, digest=job.digest)
+                return render.render_group(
+                    items, job.language, digest=job.digest, public_url=self.config.public_url
+                )
             delivery = job.deliveries[0]
             notification = notifications[delivery.notification_id]
             # A broadcast renders the same text for everyone of a language: do it once.
             key = (notification.id, job.language)
             shared = self._texts.get(key)
             if shared is None:
-                shared = self._texts[key] = render.render_single(notification, 0, job.language)
+                shared = self._texts[key] = render.render_single(
+                    notification, 0, job.language, self.config.public_url
+                )
             buttons = render.notification_buttons(notification, delivery.delivery_id)
             return dataclasses.replace(shared, buttons=buttons)
 

@@ -27,6 +27,7 @@ from bot.screens import View, button, shorten
 from bot.services import monitoring, plan
 from bot.services.monitoring import ActionCard, IndicatorView
 from bot.services.plan import strategy_label
+from bot.services.site_links import action_page_url
 
 MAX_LISTED = 40
 
@@ -109,7 +110,10 @@ async def search_results(session: AsyncSession, query: str) -> View:
     return View(text, InlineKeyboardMarkup(rows))
 
 
-async def action_card(session: AsyncSession, code: str, *, following: bool) -> View | None:
+async def action_card(
+    session: AsyncSession, code: str, *, following: bool, public_url: str | None = None
+) -> View | None:
+    """The action's card; with `public_url` (PUBLIC_URL) a button opens its public page."""
     card = await monitoring.action_card(session, code)
     if card is None:
         return None
@@ -117,6 +121,7 @@ async def action_card(session: AsyncSession, code: str, *, following: bool) -> V
     follow_label = _("🔕 Stop following") if following else _("🔔 Follow this action")
     rows = [
         [button(follow_label, callbacks.follow_action_data(not following, action.code))],
+        *_public_page_row(public_url, action.code),
         [
             button(
                 _("⬅️ Actions of {strategy}").format(strategy=action.strategy_id),
@@ -126,6 +131,13 @@ async def action_card(session: AsyncSession, code: str, *, following: bool) -> V
         ],
     ]
     return View(card_text(card), InlineKeyboardMarkup(rows))
+
+
+def _public_page_row(public_url: str | None, code: str) -> list[list[InlineKeyboardButton]]:
+    if public_url is None:
+        return []
+    page = action_page_url(public_url, code, current_language())
+    return [[InlineKeyboardButton(_("🌐 Public page"), url=page)]]
 
 
 def card_text(card: ActionCard) -> str:

@@ -15,6 +15,7 @@ from babel.numbers import format_currency
 from bot.db.models import ActionStatus
 from bot.i18n import N_, _, current_language, format_number
 from bot.labels import localized
+from bot.services.site_links import action_page_url, home_page_url
 from feeds.telegram_html import escape, safe_link
 
 BAR_CELLS = 5
@@ -120,8 +121,9 @@ def headline(payload: dict, language: str) -> str:
     )
 
 
-def notification_html(payload: dict, language: str) -> str:
-    """The message about one change: exactly what changed, then where to read more."""
+def notification_html(payload: dict, language: str, public_url: str | None = None) -> str:
+    """The message about one change: exactly what changed, then where to read more (with
+    `public_url`, PUBLIC_URL, also the action's public page, or the plan's for a review)."""
     renderers = {
         "new_action": _new_action,
         "status": _status,
@@ -133,7 +135,7 @@ def notification_html(payload: dict, language: str) -> str:
     }
     render = renderers.get(payload.get("change", ""), _unknown)
     parts = [render(payload, language)]
-    parts.append(_footer(payload))
+    parts.append(_footer(payload, public_url_for(payload, language, public_url)))
     if payload.get("sample"):
         parts.append(sample_note())
     return "\n\n".join(part for part in parts if part)
@@ -251,7 +253,18 @@ def _unknown(payload: dict, language: str) -> str:
     return _title(payload, language) or escape(_("Update from the plan"))
 
 
-def _footer(payload: dict) -> str:
+def public_url_for(payload: dict, language: str, public_url: str | None) -> str | None:
+    """The public page about this change: its action's, the home page for a review."""
+    if public_url is None:
+        return None
+    if payload.get("change") == "review":
+        return home_page_url(public_url, language)
+    if payload.get("action"):
+        return action_page_url(public_url, payload["action"], language)
+    return None
+
+
+def _footer(payload: dict, page: str | None = None) -> str:
     parts = []
     link = safe_link(payload.get("link"))
     if link:
@@ -259,6 +272,9 @@ def _footer(payload: dict) -> str:
             _("Read the document") if payload.get("change") == "review" else _("More information")
         )
         parts.append(f'<a href="{html.escape(link, quote=True)}">{escape(label)}</a>')
+    if page:
+        label = _("The plan in figures") if payload.get("change") == "review" else _("Public page")
+        parts.append(f'🌐 <a href="{html.escape(page, quote=True)}">{escape(label)}</a>')
     if payload.get("action"):
         parts.append(
             escape(_("Details: {command}")).format(command="/piano " + escape(payload["action"]))
