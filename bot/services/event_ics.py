@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 import httpx
@@ -53,12 +53,30 @@ def to_ics(event: Event, language: str, now: datetime) -> bytes:
     return calendar.to_ical()
 
 
-def _vevent(event: Event, language: str, now: datetime) -> icalendar.Event:
+def to_calendar(events: Iterable[Event], language: str, now: datetime, *, name: str) -> bytes:
+    """A calendar to subscribe to: these events, times in Europe/Rome with its VTIMEZONE."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", str(TIMEZONE))
+    vevents = [_vevent(event, language, now, TIMEZONE) for event in events]
+    for vevent in vevents:
+        calendar.add_component(vevent)
+    if vevents:
+        # Whole years, so that the VTIMEZONE carries Rome's clock changes around the events.
+        years = [vevent.decoded(name).year for vevent in vevents for name in ("dtstart", "dtend")]
+        calendar.add_missing_timezones(date(min(years), 1, 1), date(max(years) + 1, 1, 1))
+    return calendar.to_ical()
+
+
+def _vevent(event: Event, language: str, now: datetime, zone: tzinfo = UTC) -> icalendar.Event:
     vevent = icalendar.Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", now.astimezone(UTC))
-    vevent.add("dtstart", event.starts_at.astimezone(UTC))
-    vevent.add("dtend", (event.ends_at or event.starts_at + timedelta(hours=2)).astimezone(UTC))
+    vevent.add("dtstart", event.starts_at.astimezone(zone))
+    vevent.add("dtend", (event.ends_at or event.starts_at + timedelta(hours=2)).astimezone(zone))
     vevent.add("summary", event.title(language))
     vevent.add("sequence", event.revision)
     vevent.add("status", "CANCELLED" if event.status == EventStatus.CANCELLED else "CONFIRMED")
