@@ -21,14 +21,12 @@ from functools import cache
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from babel import Locale
-from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
-from bot.db.models import ActionStatus, Event, Notification, Strategy
-from bot.i18n import N_, TIMEZONE, _, current_language, format_number, use_locale
+from bot.db.models import Event, Notification, Strategy
+from bot.i18n import N_, TIMEZONE, _, current_language, use_locale
 from bot.labels import localized
 from bot.services import event_ics, opendata, plan
 from bot.services.opendata import Row, Value
@@ -40,6 +38,7 @@ from bot.services.site import (
     plan_changes,
 )
 from bot.services.site_links import action_page_url, home_page_url
+from bot.site import parts
 
 PUBLISHER = "Città Metropolitana di Genova"
 LICENCE = {
@@ -401,15 +400,23 @@ def table_csv(table: Table, rows: Iterable[Row]) -> bytes:
 
 
 def table_json(table: Table, rows: Iterable[Row], generated_at: datetime) -> bytes:
-    document = {
+    """One row a line: readable, and written by json's C encoder (an indent is not)."""
+    head = {
         "licence": LICENCE,
         "generated_at": _json_value(generated_at),
         "schema": f"schema.json#{table.name}",
-        "rows": [
-            {field.name: _json_value(row[field.name]) for field in table.fields} for row in rows
-        ],
     }
-    return _json_bytes(document)
+    lines = [
+        _compact({field.name: _json_value(row[field.name]) for field in table.fields})
+        for row in rows
+    ]
+    body = ",\n".join(lines)
+    text = _compact(head)[:-1] + ',"rows":[' + (f"\n{body}\n" if lines else "") + "]}\n"
+    return text.encode("utf-8")
+
+
+def _compact(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_bytes(document: object) -> bytes:
@@ -493,14 +500,6 @@ def _strategy_label(row: Row | dict) -> str:
 
 
 # --- the feed of the plan's changes --------------------------------------------------------
-
-_STATUS_LABELS = {
-    ActionStatus.PLANNED: N_("planned"),
-    ActionStatus.IN_PROGRESS: N_("in progress"),
-    ActionStatus.DELAYED: N_("delayed"),
-    ActionStatus.COMPLETED: N_("completed"),
-    ActionStatus.SUSPENDED: N_("suspended"),
-}
 
 
 def changes_atom(data: _Data, language: str, base_url: str | None) -> bytes:
@@ -603,9 +602,9 @@ def change_title(change: PlanChange) -> str:
     return line.format(
         code=payload.get("action", ""),
         name=_localized(payload.get("name")),
-        status=_status_label(str(payload.get("new", ""))),
+        status=parts.status_label(str(payload.get("new", ""))),
         percent=payload.get("progress"),
-        date=_day(payload.get("new")) if change.kind == "date_slipped" else "",
+        date=parts.day(payload.get("new")) if change.kind == "date_slipped" else "",
         indicator=_localized(payload.get("indicator")),
     )
 
@@ -613,65 +612,21 @@ def change_title(change: PlanChange) -> str:
 def change_summary(change: PlanChange) -> str:
     """What changed, in a few plain-text lines in the current language."""
     payload = change.payload
-    lines = _summary_lines(change.kind, payload)
+    lines = [] if change.kind == "review" else [_localized(payload.get("title"))]
+    lines.append(parts.change_text(change))
+    if change.kind in ("measurement", "target_reached"):
+        lines.append(_target_line(payload))
+    if change.kind == "review":
+        lines.append(_localized(payload.get("summary")))
     if payload.get("sample"):
         lines.append(_("Sample data, for demonstration only."))
     return "\n".join(line for line in lines if line)
 
 
-def _summary_lines(kind: str, payload: dict) -> list[str]:
-    title = _localized(payload.get("title"))
-    progress = _("Progress: {bar}").format(bar=f"{payload.get('progress')}%")
-    if kind == "new_action":
-        return [
-            _("New action in the plan (strategy {strategy}):").format(
-                strategy=payload.get("strategy", "")
-            ),
-            title,
-            _("Status: {status}").format(status=_status_label(str(payload.get("status", "")))),
-            progress,
-        ]
-    if kind == "status":
-        changed = _("Status changed from {old} to {new}.").format(
-            old=_status_label(str(payload.get("old", ""))),
-            new=_status_label(str(payload.get("new", ""))),
-        )
-        return [title, changed, progress]
-    if kind == "progress":
-        moved = _("Progress moved from {old}% to {new}%.")
-        return [title, moved.format(old=payload.get("old"), new=payload.get("progress"))]
-    if kind in ("measurement", "target_reached"):
-        return [title, _value_line(kind, payload), _target_line(payload)]
-    if kind == "date_slipped":
-        moved = _("The expected end moved from {old} to {new}.")
-        return [title, moved.format(old=_day(payload.get("old")), new=_day(payload.get("new")))]
-    if kind == "review":
-        return [
-            _("The plan's annual review {year} has been published").format(
-                year=payload.get("year")
-            ),
-            _localized(payload.get("summary")),
-        ]
-    return [title]
-
-
-def _value_line(kind: str, payload: dict) -> str:
-    line = (
-        _("Target reached: “{indicator}” is {value} for {period}.")
-        if kind == "target_reached"
-        else _("New value of “{indicator}” for {period}: {value}")
-    )
-    return line.format(
-        indicator=_localized(payload.get("indicator")),
-        period=payload.get("period", ""),
-        value=_value(payload.get("value"), payload.get("unit")),
-    )
-
-
 def _target_line(payload: dict) -> str:
     if payload.get("target") is None:
         return ""
-    target = _value(payload["target"], payload.get("unit"))
+    target = parts.value_text(payload["target"], payload.get("unit"))
     if payload.get("target_year"):
         return _("Target: {target} by {year}").format(target=target, year=payload["target_year"])
     return _("Target: {target}").format(target=target)
@@ -679,26 +634,6 @@ def _target_line(payload: dict) -> str:
 
 def _localized(value: str | dict | None) -> str:
     return localized(value, current_language())
-
-
-def _status_label(status: str) -> str:
-    try:
-        return _(_STATUS_LABELS[ActionStatus(status)])
-    except ValueError:
-        return status
-
-
-def _value(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "—"
-    number = format_number(int(value) if float(value).is_integer() else value)
-    return f"{number} {unit}" if unit else number
-
-
-def _day(day: object) -> str:
-    if not isinstance(day, str) or not day:
-        return "—"
-    return format_date(date.fromisoformat(day), "medium", locale=Locale.parse(current_language()))
 
 
 # --- the index of the files ----------------------------------------------------------------
