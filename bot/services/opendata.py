@@ -216,6 +216,7 @@ async def last_change(session: AsyncSession) -> datetime | None:
             AnnualReview.created_at,
             Event.updated_at,
             RecordEntry.created_at,
+            RecordEntry.hidden_at,  # a hidden contribution is no longer counted
         )
     ]
     newest.append(
