@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -262,3 +263,41 @@ def test_in_flight_follows_rate_times_round_trip():
     for _ in range(200):
         round_trips.observe(0.5)
     assert round_trips.in_flight_for(1000, minimum=8, maximum=256) == 256
+
+
+async def test_deliveries_wait_in_line_and_only_the_first_watches_the_clock():
+    """A paid broadcast has a hundred deliveries waiting at once: waking them all at every
+    release would spend the sender's CPU on waiting."""
+    sleeps = 0
+
+    async def counted_sleep(seconds: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        await asyncio.sleep(seconds)
+
+    limiter = RateLimiter(1000, sleep=counted_sleep)
+    released: list[int] = []
+
+    async def deliver(chat: int) -> None:
+        await limiter.wait_turn(chat)
+        released.append(chat)
+
+    await asyncio.gather(*(deliver(chat) for chat in range(300)))
+    assert released == list(range(300))  # first come, first served
+    assert sleeps < 3 * len(released)
+
+
+async def test_a_delivery_whose_chat_is_not_ready_does_not_hold_up_the_line():
+    limiter = RateLimiter(1000)
+    await limiter.wait_turn(1)  # chat 1 may have its next message a second from now
+    released: list[int] = []
+
+    async def deliver(chat: int) -> None:
+        await limiter.wait_turn(chat)
+        released.append(chat)
+
+    second_to_chat_1 = asyncio.create_task(deliver(1))
+    await asyncio.sleep(0)
+    await asyncio.gather(*(deliver(chat) for chat in range(2, 50)))
+    await second_to_chat_1
+    assert released == [*range(2, 50), 1]  # the others went while chat 1 waited its second

@@ -14,7 +14,9 @@ from bot.delivery.transport import (
     AnswerLost,
     AnswerTimedOut,
     NotSent,
+    PreparedCall,
     UnexpectedAnswer,
+    post_prepared,
 )
 
 
@@ -83,3 +85,56 @@ async def test_server_errors_and_401_keep_their_meaning(sandbox, sender_bot):
     with pytest.raises(InvalidToken):
         await sender_bot.send_message(1001, "x")
     assert (await sender_bot.send_message(1001, "ok")).text == "ok"
+
+
+FAULTS = [
+    {"error_code": 429, "retry_after": 3},
+    {"error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+    {"error_code": 400, "description": "Bad Request: chat not found"},
+    {"error_code": 401},
+    {"error_code": 500},
+    {"error_code": 502},
+    {"error_code": 418, "description": "I'm a teapot"},
+    {"mode": "not_json"},
+    {"mode": "drop_after"},
+    {"mode": "drop_before"},
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: str(fault)[:40])
+async def test_the_senders_prepared_call_fails_exactly_as_send_message(sandbox, sender_bot, fault):
+    """The sender's hot path skips PTB's objects, not PTB's reading of Telegram's answers."""
+    errors = []
+    for send in (
+        lambda: sender_bot.send_message(1001, "x"),
+        lambda: post_prepared(
+            sender_bot, "sendMessage", PreparedCall({"chat_id": 1001, "text": "x"})
+        ),
+    ):
+        sandbox.fail_next("sendMessage", **fault)
+        with pytest.raises(telegram.error.TelegramError) as raised:
+            await send()
+        errors.append(raised.value)
+    by_bot, prepared = errors
+    assert type(prepared) is type(by_bot)
+    assert prepared.message == by_bot.message
+    assert getattr(prepared, "retry_after", None) == getattr(by_bot, "retry_after", None)
+
+
+async def test_a_prepared_call_sends_what_send_message_sends(sandbox, sender_bot):
+    buttons = {"inline_keyboard": [[{"text": "👍", "callback_data": "fb:1:u"}]]}
+    call = PreparedCall(
+        {
+            "chat_id": 1001,
+            "text": "<b>Notizia</b> & più",
+            "parse_mode": "HTML",
+            "reply_markup": buttons,
+            "link_preview_options": {"is_disabled": True},
+        }
+    )
+    result = await post_prepared(sender_bot, "sendMessage", call)
+    shown = sandbox.user(1001).bot_messages[-1]
+    assert result["message_id"] == shown.message_id
+    assert shown.text == "Notizia & più"
+    assert shown.parse_mode == "HTML" and shown.html == "<b>Notizia</b> & più"
+    assert shown.buttons == [[("👍", "fb:1:u")]]

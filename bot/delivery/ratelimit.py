@@ -63,6 +63,7 @@ class RateLimiter:
         self._paused_until = -math.inf
         self._releases = 0
         self._urgent: dict[object, int | None] = {}  # waiting replies → chat (None: edits)
+        self._line = asyncio.Lock()  # deliveries waiting for the overall budget, first come first
 
     @property
     def rate(self) -> float | None:
@@ -105,8 +106,39 @@ class RateLimiter:
             del self._urgent[token]
 
     async def _wait_turn(self, chat_id: int, *, urgent: bool, in_chat_limit: bool) -> None:
+        if urgent:
+            await self._wait_release(chat_id, urgent=True, in_chat_limit=in_chat_limit)
+            return
+        # Deliveries wait for their chat apart, then in one line for the overall budget: only
+        # the first in line watches the clock (a thousand a second would otherwise wake every
+        # waiter at every release). One whose chat is not ready by its turn waits again.
+        while True:
+            if in_chat_limit:
+                await self._wait_for_chat(chat_id)
+            async with self._line:
+                if await self._wait_release(
+                    chat_id, urgent=False, in_chat_limit=in_chat_limit, leave_for_chat=True
+                ):
+                    return
+
+    async def _wait_for_chat(self, chat_id: int) -> None:
         while True:
             now = self._clock()
+            ready = self._chat_ready_at(chat_id, urgent=False)
+            if ready <= now:
+                return
+            await self._sleep(ready - now)
+
+    async def _wait_release(
+        self, chat_id: int, *, urgent: bool, in_chat_limit: bool, leave_for_chat: bool = False
+    ) -> bool:
+        """Until this message is released (True), or, with `leave_for_chat`, until its chat
+        turns out not to be ready (False: it leaves the line)."""
+        while True:
+            now = self._clock()
+            chat_busy = in_chat_limit and self._chat_ready_at(chat_id, urgent=False) > now
+            if leave_for_chat and chat_busy:
+                return False
             ready = self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit)
             if now < ready:
                 await self._sleep(ready - now)
@@ -125,7 +157,7 @@ class RateLimiter:
                 if self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit) > now:
                     continue
             self._release(chat_id, now, in_chat=in_chat_limit, delivery=not urgent)
-            return
+            return True
 
     def _urgent_ready(self, now: float) -> bool:
         """A reply is waiting only for the overall budget (not for its chat's interval)."""

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, InvalidToken
 
 from bot.db.engine import Database
@@ -24,6 +27,7 @@ from bot.delivery.outcomes import Verdict
 from bot.delivery.planning import Job, plan_jobs
 from bot.delivery.ratelimit import RateLimiter, RoundTrips
 from bot.delivery.shared_pause import DATABASE_UNAVAILABLE, SharedPause, describe
+from bot.delivery.transport import PreparedCall, UnexpectedAnswer, post_prepared
 from bot.i18n import use_locale
 from bot.metrics import Metrics
 from bot.services import outbox, subscriptions, workers
@@ -33,6 +37,8 @@ from bot.telegram_errors import is_unusable_file
 log = logging.getLogger(__name__)
 
 PAID_BROADCAST_PER_SECOND = 1000.0
+_T = TypeVar("_T")
+MARK_HEARTBEAT_EVERY_S = 1.0
 OUTAGE_RETRY_CAP_S = 10.0  # while the database is unavailable, try again at least this often
 
 
@@ -118,6 +124,7 @@ class Sender:
         # known but not recorded, and the deliveries whose requests went out unanswered.
         self._unwritten: tuple[list[Outcome], list[_Effect]] = ([], [])
         self._attempted: set[int] = set()
+        self._heartbeat_at = -math.inf  # monotonic
         # Monotonic time of the last 401 or getMe probe while Telegram refuses the token.
         self._token_refused_at: float | None = None
 
@@ -188,6 +195,13 @@ class Sender:
     async def _heartbeat(self, session) -> None:
         live = await workers.heartbeat(session, self.worker_id, self.clock())
         self.limiter.share(live)
+        self._heartbeat_at = time.monotonic()
+
+    async def _heartbeat_now_and_then(self, session) -> None:
+        """With a window's write-ahead mark: a new worker takes its share within a second, and
+        a paid broadcast does not spend a query on it every few milliseconds."""
+        if time.monotonic() - self._heartbeat_at >= MARK_HEARTBEAT_EVERY_S:
+            await self._heartbeat(session)
 
     @contextlib.asynccontextmanager
     async def _kept_alive(self) -> AsyncIterator[None]:
@@ -323,6 +337,7 @@ class Sender:
         waiting = deque(jobs)  # claimed, not yet marked
         marked: deque[Job] = deque()  # marked 'sending', not yet started
         running: dict[asyncio.Task, Job] = {}
+        finished = _Finished()
         out = 0  # deliveries of the running jobs
         commit: asyncio.Task | None = None
         last_commit = time.monotonic()
@@ -335,7 +350,7 @@ class Sender:
             while marked and not stopping and not written_behind and out < window:
                 job = marked.popleft()
                 self._attempted.update(d.delivery_id for d in job.deliveries)
-                running[asyncio.create_task(self._send_job(job, notifications))] = job
+                running[finished.watch(self._send_job(job, notifications))] = job
                 out += len(job.deliveries)
             if commit is None and failure is None:
                 room = window - out - _count(marked)
@@ -345,34 +360,32 @@ class Sender:
                     or unwritten >= window
                     or not (running or marked or waiting)
                 )
-                refill = waiting and not stopping and room >= min(len(waiting), window) / 2
+                refill = waiting and not stopping and room >= min(len(waiting), window) / 4
                 if stopping and not running and (waiting or marked):
                     left = [d.delivery_id for job in (*marked, *waiting) for d in job.deliveries]
                     waiting.clear()
                     marked.clear()
-                    commit = asyncio.create_task(self._commit([], left))
+                    commit = finished.watch(self._commit([], left))
                 elif refill or due:
                     batch = _take(waiting, room) if refill else []
-                    commit = asyncio.create_task(self._commit(batch, []))
+                    commit = finished.watch(self._commit(batch, []))
             if not (running or commit):
                 if failure is not None:
                     raise failure
                 if not (marked or waiting) or stopping:
                     return
-            awaited = {*running, *([commit] if commit else [])}
-            done, _ = await asyncio.wait(
-                awaited, timeout=config.commit_interval_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done - {commit}:
-                out -= len(running.pop(task).deliveries)
-                self._collect(task.result())
-            if commit is not None and commit in done:
-                last_commit = time.monotonic()
-                try:
-                    marked.extend(commit.result())
-                except Exception as error:  # the requests out finish; then the round fails
-                    failure = error
-                commit = None
+            await finished.wait(config.commit_interval_s)
+            for task in finished.take():
+                if task is commit:
+                    last_commit = time.monotonic()
+                    try:
+                        marked.extend(commit.result())
+                    except Exception as error:  # the requests out finish; then the round fails
+                        failure = error
+                    commit = None
+                else:
+                    out -= len(running.pop(task).deliveries)
+                    self._collect(task.result())
 
     def _batch_size(self) -> int:
         """At least two seconds of sending per round: a round's last requests, waited for
@@ -409,7 +422,7 @@ class Sender:
                 if release:
                     await workers.release(session, self.worker_id, release)
                 if batch:
-                    await self._heartbeat(session)
+                    await self._heartbeat_now_and_then(session)
                     batch = await self._mark_sending(session, batch)
         except BaseException:
             # Not written: kept for the hand-back, before what came meanwhile.
@@ -458,23 +471,20 @@ class Sender:
                 return self._failure(job, sent)
             if isinstance(sent, Message):
                 if rendered.media.caption is not None:
-                    return self._sent(job, sent, notifications), None
+                    return self._sent(job, sent.message_id, notifications), None
                 shown = 1
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
             await self.limiter.wait_turn(job.chat_id)
             released = time.monotonic()
+            call = self._text_call(
+                job.chat_id,
+                text,
+                rendered.buttons if index == last else [],
+                previews=not (job.grouped or index < last),
+            )
             try:
-                message = await self.bot.send_message(
-                    chat_id=job.chat_id,
-                    text=text,
-                    parse_mode="HTML",
-                    reply_markup=_keyboard(rendered.buttons) if index == last else None,
-                    link_preview_options=LinkPreviewOptions(
-                        is_disabled=job.grouped or index < last
-                    ),
-                    allow_paid_broadcast=True if self.config.paid_broadcast else None,
-                )
+                message_id = _message_id(await post_prepared(self.bot, "sendMessage", call))
             except Exception as error:  # any answer, even one nobody foresaw
                 self.round_trips.observe(time.monotonic() - released)
                 if index + shown == 0:
@@ -483,7 +493,27 @@ class Sender:
                 total = len(rendered.parts) + shown
                 return self._partial(job, index + shown, total, error), None
             self.round_trips.observe(time.monotonic() - released)
-        return self._sent(job, message, notifications), None
+        return self._sent(job, message_id, notifications), None
+
+    def _text_call(
+        self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]], *, previews: bool
+    ) -> PreparedCall:
+        parameters: dict[str, object] = {
+            "chat_id": chat_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": not previews},
+        }
+        if buttons:
+            parameters["reply_markup"] = {
+                "inline_keyboard": [
+                    [{"text": label, "callback_data": data} for label, data in row]
+                    for row in buttons
+                ]
+            }
+        if self.config.paid_broadcast:
+            parameters["allow_paid_broadcast"] = True
+        return PreparedCall(parameters)
 
     async def _send_media(
         self, job: Job, media: render.Media, buttons: list[list[tuple[str, str]]]
@@ -508,13 +538,11 @@ class Sender:
             return error
 
     def _sent(
-        self, job: Job, message: Message, notifications: dict[int, Notification]
+        self, job: Job, message_id: int, notifications: dict[int, Notification]
     ) -> list[Outcome]:
         self._observe_sent(job, notifications)
         return [
-            Outcome(
-                d.delivery_id, DeliveryState.SENT, d.attempts + 1, message_id=message.message_id
-            )
+            Outcome(d.delivery_id, DeliveryState.SENT, d.attempts + 1, message_id=message_id)
             for d in job.deliveries
         ]
 
@@ -604,6 +632,46 @@ class Sender:
             for d in job.deliveries
         ]
         return failed, effect
+
+
+class _Finished:
+    """Tasks in the order they finish. Waiting for the next one costs the same however many
+    are running (asyncio.wait would hook onto each of them every time)."""
+
+    def __init__(self) -> None:
+        self._done: deque[asyncio.Task] = deque()
+        self._event = asyncio.Event()
+
+    def watch(self, coroutine: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.create_task(coroutine)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._done.append(task)
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Until a task has finished, or `timeout` seconds."""
+        if self._done:
+            return
+        self._event.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
+
+    def take(self) -> list[asyncio.Task]:
+        done = list(self._done)
+        self._done.clear()
+        return done
+
+
+def _message_id(result: Any) -> int:
+    """The id of the message a sendMessage answer describes; an answer without one claims
+    success but says nothing of what was shown, so the delivery stays in doubt."""
+    if isinstance(result, dict) and type(result.get("message_id")) is int:
+        return result["message_id"]
+    raise UnexpectedAnswer(200, json.dumps(result).encode())
 
 
 def _count(jobs: Iterable[Job]) -> int:

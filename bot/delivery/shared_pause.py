@@ -1,5 +1,6 @@
 """A 429's pause seen by every sender: recorded in the database when Telegram asks for it, and
-read before each release (a read is shared by the releases of the next FRESH_S seconds)."""
+read before each release (a read is shared by the releases of the next FRESH_S seconds, and
+the next read starts FRESH_S after the last one ended)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class SharedPause:
         self.db = db
         self._until = -math.inf  # wall time (time.time()) before which nobody sends
         self._read_at = -math.inf  # monotonic time the last read started
+        self._rest_until = -math.inf  # no new read before (FRESH_S after the last one ended)
         self._reading: asyncio.Task | None = None
         self._writes: set[asyncio.Task] = set()
         self._unreachable = False
@@ -48,7 +50,8 @@ class SharedPause:
     async def remaining(self, *, fresh: bool = True) -> float:
         """Seconds left of a pause any sender recorded (0 when none). Not `fresh`: what is
         known now, without waiting for the database (a reading starts in the background)."""
-        if time.monotonic() - self._read_at > FRESH_S:
+        now = time.monotonic()
+        if now - self._read_at > FRESH_S and now >= self._rest_until:
             if self._reading is None:
                 self._reading = asyncio.get_running_loop().create_task(self._read())
             if fresh:
@@ -77,4 +80,7 @@ class SharedPause:
                 self._until = max(self._until, until.timestamp())
         finally:
             self._read_at = started
+            # A busy database makes reads slow: the next waits, or they would follow each
+            # other without a break and take the database from the sender's own writes.
+            self._rest_until = time.monotonic() + FRESH_S
             self._reading = None
