@@ -24,6 +24,8 @@ from bot.handlers.context import BotApplication
 from bot.jobs import schedule_all
 from bot.metrics import Metrics
 from bot.services import plan
+from bot.site.layout import SiteOptions
+from bot.site.server import SiteServer
 from bot.web import WEBHOOK_PATH, HealthCheck, WebServer
 
 log = logging.getLogger(__name__)
@@ -218,6 +220,14 @@ async def _listen(server: WebServer, host: str, port: int) -> None:
         raise ConfigError(f"cannot listen on LISTEN:PORT {host}:{port}: {reason}") from error
 
 
+def public_pages(settings: Settings, db: Database, application: BotApplication) -> SiteServer:
+    """The public pages ("Il Piano in cifre") on the bot's HTTP server, their deep links to
+    this very bot (known from getMe once the application is initialized, unless BOT_USERNAME
+    says otherwise)."""
+    username = settings.bot_username or application.bot.username
+    return SiteServer(db, SiteOptions(bot_username=username, public_url=settings.public_url))
+
+
 async def run_until_signalled(
     composition: Composition, *, stop: asyncio.Event | None = None
 ) -> None:
@@ -256,11 +266,16 @@ async def run_until_signalled(
             metrics=metrics,
             application=application if deployment.receive == "webhook" else None,
             secret_token=secret,
+            site=public_pages(settings, db, application),
         )
         port = settings.port or (8080 if deployment.receive == "webhook" else None)
         if port:
             await _listen(server, settings.listen, port)
-            log.info("listening on %s:%s (/healthz, /metrics)", settings.listen, server.port)
+            log.info(
+                "listening on %s:%s (/healthz, /metrics, the public pages at /)",
+                settings.listen,
+                server.port,
+            )
         log.info("psm-bot is running (%s); Ctrl+C or SIGTERM stops it", deployment)
         try:
             await stop.wait()

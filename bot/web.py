@@ -1,4 +1,5 @@
-"""The HTTP side of a deployment: Telegram's webhook, /healthz and /metrics (aiohttp)."""
+"""The HTTP side of a deployment: Telegram's webhook, /healthz, /metrics and the public
+pages "Il Piano in cifre" (aiohttp)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.db.engine import Database
 from bot.handlers.context import BotApplication
 from bot.metrics import Metrics
 from bot.services import outbox
+from bot.site.server import SiteServer
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +104,13 @@ class WebServer:
         metrics: Metrics,
         application: BotApplication | None = None,
         secret_token: str | None = None,
+        site: SiteServer | None = None,
     ) -> None:
         self.health = health
         self.metrics = metrics
         self.application = application
         self.secret_token = secret_token
+        self.site = site
         self.recent_updates = RecentUpdates()
         self._rendered: tuple[float, bytes] = (-math.inf, b"")  # when, what
         self._runner: web.AppRunner | None = None
@@ -122,6 +126,8 @@ class WebServer:
             app.router.add_post(
                 WEBHOOK_PATH, functools.partial(self._webhook, self.application, self.secret_token)
             )
+        if self.site is not None:  # last: it answers every address the others do not
+            self.site.add_routes(app.router)
         return app
 
     async def start(self, host: str, port: int) -> None:
