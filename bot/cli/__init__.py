@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from telegram.error import InvalidToken, NetworkError
 
 from bot import logs
-from bot.cli import broadcast, events, feeds, monitoring, record
+from bot.cli import broadcast, events, feeds, monitoring, record, site
 from bot.cli.feature import Feature, with_database
 from bot.config import ConfigError, Settings
 from bot.runtime import prepare_database, reseed_database
@@ -30,6 +30,7 @@ FEATURES: dict[str, Feature] = {
     "events": events,
     "broadcast": broadcast,
     "record": record,
+    "site": site,
 }
 
 
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     i18n_commands = i18n.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
     i18n_commands.add_parser("compile", help="write .mo files next to the .po catalogs")
     record.add_parser(commands)
+    site.add_parser(commands)
     return parser
 
 

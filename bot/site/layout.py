@@ -89,10 +89,10 @@ class Here:
         """A link to another page (language-neutral path) in this page's language."""
         return self._to(in_language(path, self.language))
 
-    def translation(self) -> tuple[str, str]:
-        """(language, link) of this page in the other language."""
+    def translation(self, path: str | None = None) -> tuple[str, str]:
+        """(language, link) of this page (or of the page at `path`) in the other language."""
         language = other_language(self.language)
-        return language, self._to(in_language(self.path, language))
+        return language, self._to(in_language(path or self.path, language))
 
     def _to(self, there: str) -> str:
         if self.root is not None:
@@ -277,10 +277,14 @@ def document(
     description: str,
     section: str | None = None,
     bot_link: str | None = None,
+    translated: str | None = None,
 ) -> str:
-    """The whole page: head, banner with navigation and language switch, main, footer."""
+    """The whole page: head, banner with navigation and language switch, main, footer.
+
+    The language switch leads to the same page in the other language, or to `translated`
+    (a page with no other language of its own, such as the 404 page, leads home)."""
     site_name, skip = _("The Plan in figures"), _("Skip to content")
-    other, other_link = here.translation()
+    other, other_link = here.translation(translated)
     head = (
         f'<!doctype html>\n<html lang="{e(here.language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

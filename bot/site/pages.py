@@ -621,6 +621,7 @@ def not_found_page(here: Here, options: SiteOptions) -> str:
         body="\n".join(body),
         description=title,
         bot_link=options.bot_link(),
+        translated=HOME,
     )
 
 
