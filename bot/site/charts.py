@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 640
+WIDTH = 420  # narrow: the text keeps a readable size on a phone's full width
 BAR_COLOUR = "#1d4f91"  # 8.6:1 on white: graphics need 3:1 (WCAG 1.4.11)
 TEXT_COLOUR = "#1b1b1b"
 AXIS_COLOUR = "#595959"  # 7:1
 TARGET_COLOUR = "#0a6b2d"  # 6.7:1
-LABEL_CHARS = 64
+LABEL_CHARS = 46
+FONT, SMALL = 15, 13
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ def horizontal_bars(
     maximum: float = 100.0,
 ) -> str:
     """A bar per label, the label above its bar (long names stay readable on a phone)."""
-    row = 44
+    row = 46
     height = max(row * len(bars), row) + 8
-    scale = (WIDTH - 90) / (maximum or 1)
+    value_room = max((len(bar.text) for bar in bars), default=4) * 8 + 12
+    scale = (WIDTH - value_room) / (maximum or 1)
     shapes = []
     for index, bar in enumerate(bars):
         top = index * row
@@ -59,9 +61,9 @@ def horizontal_bars(
         length = max(0.0, min(bar.value or 0.0, maximum)) * scale
         if bar.value is not None:
             shapes.append(
-                f'<rect x="0" y="{top + 21}" width="{length:.1f}" height="16" fill="{BAR_COLOUR}"/>'
+                f'<rect x="0" y="{top + 21}" width="{length:.1f}" height="18" fill="{BAR_COLOUR}"/>'
             )
-        shapes.append(_text(length + 6, top + 34, bar.text))
+        shapes.append(_text(length + 6, top + 36, bar.text))
     svg = _svg(chart_id, title, _described(description, bars), height, shapes)
     return _figure(svg, _table(title, headers, bars))
 
@@ -76,13 +78,13 @@ def columns(
     missing_mark: str = "",
 ) -> str:
     """Vertical bars in order (such as months); a bar without a value shows `missing_mark`."""
-    chart_height, bottom = 180, 150
+    chart_height, bottom = 190, 160
     count = max(len(bars), 1)
     step = (WIDTH - 20) / count
     width = max(2.0, step * 0.7)
     top_value = max((bar.value or 0.0 for bar in bars), default=0.0) or 1.0
     shapes = [_line(10, bottom, WIDTH - 10, bottom, AXIS_COLOUR)]
-    label_every = max(1, round(count / 8))
+    label_every = -(-count // 5)  # about five labels fit under the axis
     for index, bar in enumerate(bars):
         x = 10 + index * step + (step - width) / 2
         centre = x + width / 2
@@ -92,12 +94,21 @@ def columns(
                 f'<rect x="{x:.1f}" y="{bottom - height:.1f}" width="{width:.1f}" '
                 f'height="{height:.1f}" fill="{BAR_COLOUR}"/>'
             )
-            if count <= 24:
+            if count <= 12:
                 shapes.append(_text(centre, bottom - height - 4, bar.text, anchor="middle"))
-        elif missing_mark and count <= 24:
-            shapes.append(_text(centre, bottom - 4, missing_mark, anchor="middle", size=11))
+        elif missing_mark and count <= 12:
+            shapes.append(_text(centre, bottom - 4, missing_mark, anchor="middle", size=SMALL))
         if index % label_every == 0:
-            shapes.append(_text(centre, bottom + 18, bar.label, anchor="middle", size=12))
+            first = index == 0
+            shapes.append(
+                _text(
+                    x if first else centre,
+                    bottom + 20,
+                    bar.label,
+                    anchor="start" if first else "middle",
+                    size=SMALL,
+                )
+            )
     svg = _svg(chart_id, title, _described(description, bars), chart_height, shapes)
     return _figure(svg, _table(title, headers, bars))
 
@@ -121,7 +132,7 @@ def line(
     references: Sequence[Reference] = (),
 ) -> str:
     """A series over its periods (the labels, in order), with baseline and target lines."""
-    chart_height, top, bottom, left, right = 220, 16, 180, 12, WIDTH - 150
+    chart_height, top, bottom, left, right = 230, 16, 190, 12, WIDTH - 90
     values = [p.value for p in points if p.value is not None] + [r.value for r in references]
     low, high = min(values, default=0.0), max(values, default=1.0)
     if low == high:
@@ -136,7 +147,7 @@ def line(
     for reference in references:
         level = y(reference.value)
         shapes.append(_line(left, level, right, level, reference.colour, dashed=True))
-        shapes.append(_text(right + 6, level + 4, reference.label, size=12))
+        shapes.append(_text(right + 6, level + 5, reference.label, size=SMALL))
     drawn = [
         (left + index * step, y(point.value))
         for index, point in enumerate(points)
@@ -148,10 +159,14 @@ def line(
             f'<polyline points="{path}" fill="none" stroke="{BAR_COLOUR}" stroke-width="3"/>'
         )
     shapes += [f'<circle cx="{x:.1f}" cy="{lv:.1f}" r="5" fill="{BAR_COLOUR}"/>' for x, lv in drawn]
-    label_every = max(1, round(len(points) / 6))
+    label_every = -(-len(points) // 4)  # about four periods fit under the axis
+    last = len(points) - 1
     for index, point in enumerate(points):
-        if index % label_every == 0 or index == len(points) - 1:
-            shapes.append(_text(left + index * step, bottom + 20, point.label, anchor="middle"))
+        if index % label_every == 0 or index == last:
+            anchor = "start" if index == 0 else "end" if index == last else "middle"
+            shapes.append(
+                _text(left + index * step, bottom + 22, point.label, anchor=anchor, size=SMALL)
+            )
     svg = _svg(chart_id, title, _described(description, points), chart_height, shapes)
     return _figure(svg, _table(title, headers, points))
 
@@ -161,7 +176,7 @@ def _svg(chart_id: str, title: str, description: str, height: float, shapes: lis
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {WIDTH} {height:.0f}" '
         f'aria-labelledby="{ident}-t {ident}-d" font-family="system-ui, sans-serif" '
-        f'font-size="14" fill="{TEXT_COLOUR}">'
+        f'font-size="{FONT}" fill="{TEXT_COLOUR}">'
         f'<title id="{ident}-t">{escape(title)}</title>'
         f'<desc id="{ident}-d">{escape(description)}</desc>' + "".join(shapes) + "</svg>"
     )
@@ -191,9 +206,9 @@ def _table(caption: str, headers: Headers, bars: Sequence[Bar]) -> str:
     )
 
 
-def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 14) -> str:
+def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = FONT) -> str:
     extra = f' text-anchor="{anchor}"' if anchor != "start" else ""
-    extra += f' font-size="{size}"' if size != 14 else ""
+    extra += f' font-size="{size}"' if size != FONT else ""
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(text)}</text>'
 
 

@@ -249,7 +249,7 @@ thead th{border-bottom:2px solid #1b1b1b}
 .wide{overflow-x:auto}
 figure.chart{margin:1rem 0;display:grid;gap:1rem;grid-template-columns:minmax(0,3fr) minmax(0,2fr);
 align-items:start}
-figure.chart svg{width:100%;height:auto;display:block}
+figure.chart svg{width:100%;max-width:34rem;height:auto;display:block}
 @media (max-width:48rem){figure.chart{grid-template-columns:1fr}h1{font-size:1.5rem}}
 .figures{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;padding:0;margin:1rem 0}
 .figures li{border:1px solid #8a8a8a;border-radius:.25rem;padding:.5rem .75rem;min-width:9rem}
