@@ -594,7 +594,9 @@ def data_page(here: Here, files: Sequence[tuple[str, str]], options: SiteOptions
             )
         )
         + "</p>",
-        table(_("Files"), [(_("File"), False), (_("Content"), False)], rows),
+        # wide: a long calendar name (events-zone-val_trebbia_alta_val_bisagno.ics) is wider
+        # than a phone, and the page must not scroll sideways (WCAG 1.4.10)
+        table(_("Files"), [(_("File"), False), (_("Content"), False)], rows, wide=True),
     ]
     return document(
         here,

@@ -8,16 +8,16 @@ developer's machine and fail in CI (`CI` set), so CI cannot pass by skipping the
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
+import math
 import os
 import re
 import shutil
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from axe_selenium_python import Axe
@@ -25,6 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from bot.db.engine import Database
+from bot.web import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -32,10 +33,8 @@ DESKTOP = (1280, 900)
 PHONE = (390, 844)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 # A full-page screenshot taller than this is cut: a page that long is a finding in itself.
-LONGEST_SCREENSHOT_PX = 12_000
+LONGEST_SCREENSHOT_PX = 8_000
 SERIOUS_IMPACTS = ("serious", "critical")
-
-T = TypeVar("T")
 
 # Loopback is never proxied: anything else goes to a proxy on a port nobody listens on.
 OFFLINE_ARGUMENTS = (
@@ -82,37 +81,60 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
+@dataclass(frozen=True)
+class Screen:
+    width: int
+    height: int
+    pixel_ratio: int
+    mobile: bool  # a phone's viewport rules: <meta name="viewport">, shrink to fit
+
+    def metrics(self, height: int | None = None) -> dict[str, object]:
+        return {
+            "width": self.width,
+            "height": height or self.height,
+            "deviceScaleFactor": self.pixel_ratio,
+            "mobile": self.mobile,
+        }
+
+
+DESKTOP_SCREEN = Screen(*DESKTOP, pixel_ratio=1, mobile=False)
+PHONE_SCREEN = Screen(*PHONE, pixel_ratio=2, mobile=True)
+_screens: dict[str, Screen] = {}  # session id → the screen it shows now
+
+
+def show_as(driver: webdriver.Chrome, screen: Screen) -> None:
+    """The viewport of `screen` exactly (CSS pixels), the record of requests emptied."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", screen.metrics())
+    _screens[driver.session_id] = screen
+    network_log(driver)
+
+
 @pytest.fixture
 def desktop(browser: webdriver.Chrome) -> webdriver.Chrome:
-    """The browser at desktop size, its record of requests emptied."""
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    network_log(browser)
+    """The browser with a desktop's viewport (1280×900)."""
+    show_as(browser, DESKTOP_SCREEN)
     return browser
 
 
 @pytest.fixture
-def phone(browser: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
-    """The browser as a phone (390×844 CSS pixels, mobile viewport rules) for one test."""
-    width, height = PHONE
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True},
-    )
-    network_log(browser)
-    yield browser
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+def phone(browser: webdriver.Chrome) -> webdriver.Chrome:
+    """The browser as a phone: 390×844 CSS pixels, two device pixels each, mobile rules."""
+    show_as(browser, PHONE_SCREEN)
+    return browser
 
 
 @dataclass(frozen=True)
 class NetworkLog:
     requested: list[str]  # URLs in the order asked for
     failed: dict[str, str]  # URL → Chromium's error (net::ERR_…)
+    statuses: dict[str, int]  # URL → HTTP status of its answer
 
 
 def network_log(driver: webdriver.Chrome) -> NetworkLog:
     """What the page asked for since the last call (and the browser read its log)."""
     urls: dict[str, str] = {}
     failed: dict[str, str] = {}
+    statuses: dict[str, int] = {}
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         params = message["params"]
@@ -120,26 +142,25 @@ def network_log(driver: webdriver.Chrome) -> NetworkLog:
             urls[params["requestId"]] = params["request"]["url"]
         elif message["method"] == "Network.loadingFailed" and params["requestId"] in urls:
             failed[urls[params["requestId"]]] = params["errorText"]
-    return NetworkLog(list(urls.values()), failed)
+        elif message["method"] == "Network.responseReceived":
+            statuses[params["response"]["url"]] = params["response"]["status"]
+    return NetworkLog(list(urls.values()), failed, statuses)
 
 
 def save_screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """The whole page, not only the viewport, as test-artifacts/screenshots/<name>.png."""
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics["cssContentSize"]
-    clip = {
-        "x": 0,
-        "y": 0,
-        "width": size["width"],
-        "height": min(size["height"], LONGEST_SCREENSHOT_PX),
-        "scale": 1,
-    }
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
+    """The whole page as test-artifacts/screenshots/<name>.png: the viewport is made as tall
+    as the page for the shot (capturing beyond the viewport draws scrolled boxes wrongly)."""
+    screen = _screens.get(driver.session_id, DESKTOP_SCREEN)
+    content = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    height = min(math.ceil(content["height"]), LONGEST_SCREENSHOT_PX)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", screen.metrics(height))
+    try:
+        png = driver.get_screenshot_as_png()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", screen.metrics())
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{_file_name(name)}.png"
-    path.write_bytes(base64.b64decode(shot["data"]))
+    path.write_bytes(png)
     return path
 
 
@@ -183,54 +204,47 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
 
 
 class ServerThread:
-    """A server of the project on 127.0.0.1 in a thread with its own event loop and its own
+    """The project's web server on 127.0.0.1 in a thread with its own event loop and its own
     engine on the test's database: selenium's calls block the test's loop, and the server has
-    to answer meanwhile.
+    to answer meanwhile. `build(db)` makes the server, as the runtime would."""
 
-    `start(db)` starts the server and returns its port; `stop()` stops it.
-    """
-
-    def __init__(
-        self,
-        database_url: str,
-        start: Callable[[Database], Awaitable[int]],
-        stop: Callable[[], Awaitable[None]],
-    ) -> None:
+    def __init__(self, database_url: str, build: Callable[[Database], WebServer]) -> None:
         self.database_url = database_url
-        self._start = start
-        self._stop = stop
+        self._build = build
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.db: Database | None = None
-        self.port: int | None = None
+        self._db: Database | None = None
+        self._server: WebServer | None = None
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
-        self.port = self.run(self._started)
+        self._await(self._started())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.run(self._stopped)
+        self._await(self._stopped())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
         self._loop.close()
 
+    @property
+    def origin(self) -> str:
+        assert self._server is not None and self._server.port is not None
+        return f"http://127.0.0.1:{self._server.port}"
+
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.origin + path
 
-    def run(self, coroutine_function: Callable[[], Awaitable[T]], timeout: float = 60) -> T:
-        """Awaits `coroutine_function()` on the server's loop and returns its result."""
+    def _await(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
 
-        async def call() -> T:
-            return await coroutine_function()
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout)
-
-    async def _started(self) -> int:
-        self.db = Database(self.database_url)
-        return await self._start(self.db)
+    async def _started(self) -> None:
+        self._db = Database(self.database_url)
+        self._server = self._build(self._db)
+        await self._server.start("127.0.0.1", 0)
 
     async def _stopped(self) -> None:
-        await self._stop()
-        if self.db is not None:
-            await self.db.dispose()
+        if self._server is not None:
+            await self._server.stop()
+        if self._db is not None:
+            await self._db.dispose()
