@@ -92,14 +92,12 @@ async def home(session: AsyncSession, here: Here, options: SiteOptions, now: dat
     title = _("The Plan in figures")
     body = [
         f"<h1>{e(title)}</h1>",
-        "<p>"
-        + e(
+        paragraph(
             _(
                 "How the actions of the Metropolitan Strategic Plan of Genoa are progressing, "
                 "from the same data the plan's Telegram bot announces."
             )
-        )
-        + "</p>",
+        ),
     ]
     if samples:
         body.append(sample_note())
@@ -212,14 +210,12 @@ def _participation_section(
     kinds = [[e(entry_kind(kind)), e(count_label(n))] for kind, n in figures.by_kind]
     parts = [
         h2(_("Participation in figures")),
-        "<p>"
-        + e(
+        paragraph(
             _(
                 "Reactions, comments and feedback sent to the plan through the bot, "
                 "counted without saying who sent them."
             )
-        )
-        + "</p>",
+        ),
         table(
             _("Contributions by kind"),
             [(_("Kind"), False), (_("Contributions"), True)],
@@ -478,9 +474,9 @@ def _indicator(index: int, indicator: Indicator) -> str:
     if indicator.target_year:
         target = _("{value} by {year}").format(value=target, year=indicator.target_year)
     parts.append(
-        "<p>"
-        + e(_("Baseline {baseline} → target {target}").format(baseline=baseline, target=target))
-        + "</p>"
+        paragraph(
+            _("Baseline {baseline} → target {target}").format(baseline=baseline, target=target)
+        )
     )
     measurements = indicator.measurements
     if not measurements:
@@ -586,14 +582,12 @@ def data_page(here: Here, files: Sequence[tuple[str, str]], options: SiteOptions
     ]
     body = [
         f"<h1>{e(title)}</h1>",
-        "<p>"
-        + e(
+        paragraph(
             _(
                 "The figures of these pages as files to download and reuse: "
                 "the same database, updated with every import."
             )
-        )
-        + "</p>",
+        ),
         # wide: a long calendar name (events-zone-val_trebbia_alta_val_bisagno.ics) is wider
         # than a phone, and the page must not scroll sideways (WCAG 1.4.10)
         table(_("Files"), [(_("File"), False), (_("Content"), False)], rows, wide=True),
@@ -612,9 +606,9 @@ def not_found_page(here: Here, options: SiteOptions) -> str:
     title = _("Page not found")
     body = [
         f"<h1>{e(title)}</h1>",
-        "<p>"
-        + e(_("There is no page at this address: the code may be wrong or no longer in use."))
-        + "</p>",
+        paragraph(
+            _("There is no page at this address: the code may be wrong or no longer in use.")
+        ),
         para(link(here.link(HOME), _("Go to the Plan in figures"))),
     ]
     return document(
