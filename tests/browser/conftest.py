@@ -165,7 +165,7 @@ def save_screenshot(driver: webdriver.Chrome, name: str) -> Path:
 
 
 def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-")
 
 
 @pytest.fixture
