@@ -17,7 +17,7 @@ import yaml
 from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
-from bot.db.models import EntryKind, Event
+from bot.db.models import EntryKind, Event, Participant
 from bot.i18n import po_path
 from bot.metrics import Metrics
 from bot.runtime import Deployment, run_until_signalled
@@ -270,15 +270,13 @@ async def test_published_contributions_show_their_text_and_answer_never_their_au
         await record.publish(
             session, reference, staff_id=1, now=datetime.now(UTC), answer="Previsti 40 alberi."
         )
-        pseudonym = (await record.find_entry(session, reference)).participant_id
+        entry = await record.find_entry(session, reference)
+        author = await session.get(Participant, entry.participant_id)
     page = await get(pages, "/azioni/S4.1/")
     assert "Più ombra nel parco, per favore" in page.text and "Previsti 40 alberi." in page.text
     assert reference in page.text
-    async with db.transaction() as session:
-        from bot.db.models import Participant
-
-        person = await session.get(Participant, pseudonym)
-    assert person.pseudonym not in page.html
+    assert author.pseudonym not in page.html
+    assert "Più ombra nel parco" in (await get(pages, "/")).text
 
 
 async def test_sample_and_uncertain_data_are_labelled(db, pages):
@@ -509,3 +507,23 @@ async def test_the_pages_are_on_in_every_run_mode_where_port_is_set(settings, db
         await asyncio.wait_for(task, 15)
     # The deep link names this very bot, as getMe told it.
     assert f"https://t.me/{BOT}?start=action_S4-1" in [a.get("href") for a in page.all("a")]
+
+
+async def test_a_page_is_rendered_once_per_interval_however_many_ask(db):
+    await import_monitoring(db)
+    now = [0.0]
+    site = SiteServer(db, SiteOptions(), cache_seconds=5, clock=lambda: now[0])
+    server = WebServer(health=HealthCheck(db), metrics=Metrics(), site=site)
+    await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+            before = await get(client, "/azioni/S4.1/")
+            await import_monitoring(db, UPDATE_CSV, today=TODAY + timedelta(days=30))
+            now[0] = 4.9
+            assert (await get(client, "/azioni/S4.1/")).html == before.html
+            now[0] = 5.0
+            after = await get(client, "/azioni/S4.1/")
+    finally:
+        await server.stop()
+    assert "in corso" in before.table("L'azione in breve")["Stato"]
+    assert after.table("L'azione in breve")["Stato"] == ["in ritardo"]
