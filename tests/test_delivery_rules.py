@@ -301,3 +301,18 @@ async def test_a_delivery_whose_chat_is_not_ready_does_not_hold_up_the_line():
     await asyncio.gather(*(deliver(chat) for chat in range(2, 50)))
     await second_to_chat_1
     assert released == [*range(2, 50), 1]  # the others went while chat 1 waited its second
+
+
+async def test_a_message_written_late_counts_from_when_it_left():
+    """Telegram counts arrivals: a request that left 0.3 s after its release (a busy event
+    loop) must not let the thirty after it arrive within one second of it."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    late = await limiter.wait_turn(0)
+    left = [clock.now + 0.3]
+    clock.now += 0.3
+    late.written()
+    for chat in range(1, 61):
+        await limiter.wait_turn(chat)
+        left.append(clock.now)
+    assert arrivals_in_any_window(sorted(left)) <= 30

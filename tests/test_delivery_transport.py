@@ -138,3 +138,10 @@ async def test_a_prepared_call_sends_what_send_message_sends(sandbox, sender_bot
     assert shown.text == "Notizia & più"
     assert shown.parse_mode == "HTML" and shown.html == "<b>Notizia</b> & più"
     assert shown.buttons == [[("👍", "fb:1:u")]]
+
+
+async def test_a_prepared_call_reports_when_it_is_written(sandbox, sender_bot):
+    written: list[int] = []
+    call = PreparedCall({"chat_id": 1001, "text": "x"}, on_written=lambda: written.append(1))
+    await post_prepared(sender_bot, "sendMessage", call)
+    assert written  # the rate limiter counts the message from then

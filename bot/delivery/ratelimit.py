@@ -37,6 +37,21 @@ class SharedPause(Protocol):
     async def remaining(self, *, fresh: bool = True) -> float: ...
 
 
+class Release:
+    """One released message. Telegram counts it when it arrives: if the request is written
+    later than it was released (a busy event loop, a new connection), `written()` moves it in
+    the overall window, so the messages after it keep their distance from when it really left."""
+
+    __slots__ = ("_clock", "at")
+
+    def __init__(self, at: float, clock: Callable[[], float]) -> None:
+        self.at = at
+        self._clock = clock
+
+    def written(self) -> None:
+        self.at = max(self.at, self._clock())
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -56,7 +71,7 @@ class RateLimiter:
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
         self._clock = clock
         self._sleep = sleep
-        self._released: deque[float] = deque()
+        self._released: deque[Release] = deque()
         self._last_release = -math.inf
         self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
         self._last_delivery_by_chat: dict[int, float] = {}
@@ -90,25 +105,26 @@ class RateLimiter:
 
     async def wait_turn(
         self, chat_id: int, *, urgent: bool = False, in_chat_limit: bool = True
-    ) -> None:
-        """Until this message may go. An `urgent` one (a reply to a person) goes before the
-        others waiting (deliveries), which let it take the next turn. Without `in_chat_limit`
-        (a screen edited in place as its reader presses its buttons) only the overall limit
-        applies, and the chat's count is left as it was: Telegram limits the messages sent to a
-        chat, and the reader sets the pace of the edits."""
+    ) -> Release:
+        """Until this message may go; returns its `Release`. An `urgent` one (a reply to a
+        person) goes before the others waiting (deliveries), which let it take the next turn.
+        Without `in_chat_limit` (a screen edited in place as its reader presses its buttons)
+        only the overall limit applies, and the chat's count is left as it was: Telegram limits
+        the messages sent to a chat, and the reader sets the pace of the edits."""
         if not urgent:
             return await self._wait_turn(chat_id, urgent=False, in_chat_limit=in_chat_limit)
         token = object()
         self._urgent[token] = chat_id if in_chat_limit else None
         try:
-            await self._wait_turn(chat_id, urgent=True, in_chat_limit=in_chat_limit)
+            return await self._wait_turn(chat_id, urgent=True, in_chat_limit=in_chat_limit)
         finally:
             del self._urgent[token]
 
-    async def _wait_turn(self, chat_id: int, *, urgent: bool, in_chat_limit: bool) -> None:
+    async def _wait_turn(self, chat_id: int, *, urgent: bool, in_chat_limit: bool) -> Release:
         if urgent:
-            await self._wait_release(chat_id, urgent=True, in_chat_limit=in_chat_limit)
-            return
+            released = await self._wait_release(chat_id, urgent=True, in_chat_limit=in_chat_limit)
+            assert released is not None  # only a delivery leaves the line
+            return released
         # Deliveries wait for their chat apart, then in one line for the overall budget: only
         # the first in line watches the clock (a thousand a second would otherwise wake every
         # waiter at every release). One whose chat is not ready by its turn waits again.
@@ -116,10 +132,11 @@ class RateLimiter:
             if in_chat_limit:
                 await self._wait_for_chat(chat_id)
             async with self._line:
-                if await self._wait_release(
+                released = await self._wait_release(
                     chat_id, urgent=False, in_chat_limit=in_chat_limit, leave_for_chat=True
-                ):
-                    return
+                )
+            if released is not None:
+                return released
 
     async def _wait_for_chat(self, chat_id: int) -> None:
         while True:
@@ -131,14 +148,14 @@ class RateLimiter:
 
     async def _wait_release(
         self, chat_id: int, *, urgent: bool, in_chat_limit: bool, leave_for_chat: bool = False
-    ) -> bool:
-        """Until this message is released (True), or, with `leave_for_chat`, until its chat
-        turns out not to be ready (False: it leaves the line)."""
+    ) -> Release | None:
+        """Until this message is released, or, with `leave_for_chat`, until its chat turns out
+        not to be ready (None: it leaves the line)."""
         while True:
             now = self._clock()
             chat_busy = in_chat_limit and self._chat_ready_at(chat_id, urgent=False) > now
             if leave_for_chat and chat_busy:
-                return False
+                return None
             ready = self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit)
             if now < ready:
                 await self._sleep(ready - now)
@@ -156,8 +173,7 @@ class RateLimiter:
                 now = self._clock()  # another waiter may have been released meanwhile
                 if self._ready_at(chat_id, now, urgent=urgent, in_chat_limit=in_chat_limit) > now:
                     continue
-            self._release(chat_id, now, in_chat=in_chat_limit, delivery=not urgent)
-            return True
+            return self._release(chat_id, now, in_chat=in_chat_limit, delivery=not urgent)
 
     def _urgent_ready(self, now: float) -> bool:
         """A reply is waiting only for the overall budget (not for its chat's interval)."""
@@ -197,18 +213,21 @@ class RateLimiter:
         if in_chat_limit:
             ready = max(ready, self._chat_ready_at(chat_id, urgent=urgent))
         if self._per_window is not None:
-            while self._released and self._released[0] <= now - self._window:
+            # Written later than released, a message may be newer than the one after it: the
+            # oldest is then newer than it could be, which only makes the wait longer.
+            while self._released and self._released[0].at <= now - self._window:
                 self._released.popleft()
             if len(self._released) >= self._per_window:
-                ready = max(ready, self._released[0] + self._window)
+                ready = max(ready, self._released[0].at + self._window)
         return ready
 
     def _release(
         self, chat_id: int, now: float, *, in_chat: bool = True, delivery: bool = False
-    ) -> None:
+    ) -> Release:
         self._last_release = now
+        release = Release(now, self._clock)
         if self._per_window is not None:
-            self._released.append(now)
+            self._released.append(release)
         if in_chat and (self._chat_interval or self._group_interval):
             recent = self._recent_by_chat.get(chat_id)
             if recent is None:
@@ -225,6 +244,7 @@ class RateLimiter:
             self._last_delivery_by_chat = {
                 c: t for c, t in self._last_delivery_by_chat.items() if t > horizon
             }
+        return release
 
 
 def is_message_method(endpoint: str) -> bool:

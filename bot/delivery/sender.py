@@ -475,7 +475,7 @@ class Sender:
                 shown = 1
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
-            await self.limiter.wait_turn(job.chat_id)
+            release = await self.limiter.wait_turn(job.chat_id)
             released = time.monotonic()
             call = self._text_call(
                 job.chat_id,
@@ -483,6 +483,7 @@ class Sender:
                 rendered.buttons if index == last else [],
                 previews=not (job.grouped or index < last),
             )
+            call.on_written = release.written
             try:
                 message_id = _message_id(await post_prepared(self.bot, "sendMessage", call))
             except Exception as error:  # any answer, even one nobody foresaw

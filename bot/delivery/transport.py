@@ -13,6 +13,8 @@ was written but no whole answer came back: it may have been carried out) and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 import aiohttp
@@ -66,12 +68,16 @@ class PreparedCall:
     `Bot.send_message` raises.
     """
 
-    __slots__ = ("body", "parameters")
+    __slots__ = ("body", "on_written", "parameters")
     contains_files = False
 
-    def __init__(self, parameters: dict[str, Any]) -> None:
+    def __init__(
+        self, parameters: dict[str, Any], *, on_written: Callable[[], None] | None = None
+    ) -> None:
         self.parameters = parameters
         self.body = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
+        # Called as the request is written to the connection (our transport only).
+        self.on_written = on_written
 
     @property
     def json_parameters(self) -> dict[str, str]:
@@ -113,7 +119,9 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit)
-            self._session = aiohttp.ClientSession(connector=connector)
+            written = aiohttp.TraceConfig()
+            written.on_request_chunk_sent.append(_report_written)
+            self._session = aiohttp.ClientSession(connector=connector, trace_configs=[written])
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -143,7 +151,11 @@ class AiohttpRequest(BaseRequest):
         )
         content: dict[str, Any] = {}
         if isinstance(request_data, PreparedCall):
-            content = {"data": request_data.body, "headers": _JSON_HEADERS}
+            content = {
+                "data": request_data.body,
+                "headers": _JSON_HEADERS,
+                "trace_request_ctx": request_data,
+            }
         elif request_data is not None:
             content = {"data": request_data.json_parameters}
         try:
@@ -159,6 +171,18 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as error:
             raise AnswerLost(f"answer lost: {error!r}") from error
         return _checked(status, body)
+
+
+async def _report_written(
+    _session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    _params: aiohttp.TraceRequestChunkSentParams,
+) -> None:
+    # The body goes out on the loop's next turn, after the headers: a busy loop makes that
+    # later than the request was released.
+    call = context.trace_request_ctx
+    if isinstance(call, PreparedCall) and call.on_written is not None:
+        call.on_written()
 
 
 def _checked(status: int, body: bytes) -> tuple[int, bytes]:
