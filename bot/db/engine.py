@@ -116,3 +116,25 @@ async def savepoint(session: AsyncSession) -> AsyncSessionTransaction:
     if dialect_name(session) == "sqlite":
         await session.execute(text("UPDATE strategies SET id = id WHERE 0"))
     return session.begin_nested()
+
+
+# One advisory lock stands for "who may receive deliveries": targetings hold it shared (any
+# number at once), /forget exclusively. Row locks on every recipient (FOR KEY SHARE, what a
+# foreign key check takes) did the same at the cost of writing each of their rows.
+_AUDIENCE_LOCK = 0x70736D_617564  # "psm" "aud"
+
+
+async def hold_audience(session: AsyncSession) -> None:
+    """Until the commit, nobody is erased: the recipients chosen now stay (PostgreSQL; on
+    SQLite a writer excludes every other already)."""
+    if dialect_name(session) == "postgresql":
+        shared = text("SELECT pg_advisory_xact_lock_shared(:key)")
+        await session.execute(shared, {"key": _AUDIENCE_LOCK})
+
+
+async def erase_from_audience(session: AsyncSession) -> None:
+    """Before erasing a person: waits for the targetings in progress to commit, and a
+    targeting that starts meanwhile waits for this transaction (then it no longer sees them)."""
+    if dialect_name(session) == "postgresql":
+        exclusive = text("SELECT pg_advisory_xact_lock(:key)")
+        await session.execute(exclusive, {"key": _AUDIENCE_LOCK})

@@ -285,8 +285,9 @@ class Delivery(Base):
 
     No foreign keys on notification_id and subscriber_id: PostgreSQL checks one row at a time,
     half the time of a 100k-recipient INSERT…SELECT. What they guaranteed is kept by the only
-    writers: targeting locks the notification and the recipients' rows (FOR KEY SHARE, as the
-    check did) while it inserts, /forget deletes the subscriber and then their deliveries, and
+    writers: targeting locks the notification and holds the audience lock shared while it
+    inserts (db.engine.hold_audience), /forget takes it exclusively, deletes the subscriber and
+    then their deliveries, and
     only a broadcast nobody has been targeted for is ever deleted.
     """
 

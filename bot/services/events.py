@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import dialect_name
+from bot.db.engine import hold_audience
 from bot.db.models import (
     Comune,
     Delivery,
@@ -285,8 +286,7 @@ async def _deliver_to_respondents(
             Subscriber.active.is_(True),
         )
     )
-    if dialect_name(session) == "postgresql":  # kept until commit, as targeting does
-        query = query.with_for_update(read=True, key_share=True, of=Subscriber)
+    await hold_audience(session)  # as targeting does: nobody erased until the commit
     rows = await session.execute(query)
     await _deliver(session, notification, rows.all(), now)
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import affected_rows, dialect_name
+from bot.db.engine import hold_audience
 from bot.db.models import (
     Comune,
     Delivery,
@@ -130,9 +131,9 @@ async def target(session: AsyncSession, notification: Notification, now: datetim
     """Create the deliveries of one notification; running it twice adds nobody twice.
 
     On PostgreSQL the notification's row is locked first, so two targetings of one
-    notification take turns, and the recipients' rows until the commit (models.Delivery says
-    why). The first targeting (no deliveries yet: the usual case) is a plain INSERT…SELECT;
-    a later one skips who already has a delivery with ON CONFLICT, which costs an extra index
+    notification take turns, and erasures wait for the commit (models.Delivery says why).
+    The first targeting (no deliveries yet: the usual case) is a plain INSERT…SELECT; a later
+    one skips who already has a delivery with ON CONFLICT, which costs an extra index
     probe and WAL record per row (a third of a 100k-recipient insert).
     """
     recipients = recipients_query(notification)
@@ -141,9 +142,9 @@ async def target(session: AsyncSession, notification: Notification, now: datetim
         if dialect_name(session) == "postgresql":
             if not await _lock(session, notification):
                 return 0  # deleted meanwhile: a scheduled broadcast cancelled
-            # What a foreign key check would lock, row by row: nobody is deleted (/forget)
-            # between being chosen and the commit, so none of the deliveries is left orphaned.
-            recipients = recipients.with_for_update(read=True, key_share=True, of=Subscriber)
+            # Nobody is erased (/forget) between being chosen and the commit, so none of the
+            # deliveries is left without its subscriber.
+            await hold_audience(session)
         rows = recipients.add_columns(
             literal(notification.id).label("notification_id"),
             literal(DeliveryState.PENDING.value).label("state"),

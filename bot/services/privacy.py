@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import affected_rows
+from bot.db.engine import erase_from_audience
 from bot.db.models import (
     Base,
     Delivery,
@@ -135,6 +136,7 @@ def my_data_json(data: dict) -> bytes:
 
 async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
     """Erase the person; returns how many record entries were kept, now anonymous."""
+    await erase_from_audience(session)
     participant = await participation.find_participant(session, subscriber)
     result = await session.execute(
         update(RecordEntry)
@@ -160,8 +162,8 @@ async def forget(session: AsyncSession, subscriber: Subscriber) -> int:
         .where(Subscriber.id == subscriber.id)
         .execution_options(synchronize_session=False)
     )
-    # Deliveries have no foreign key to cascade (see models.Delivery). After the subscriber:
-    # a targeting that chose them has committed by now (it held their row), so this sees it.
+    # Deliveries have no foreign key to cascade (see models.Delivery). A targeting that chose
+    # them has committed by now (erase_from_audience waited for it), so this sees it.
     await session.execute(
         delete(Delivery)
         .where(Delivery.subscriber_id == subscriber.id)
