@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -487,3 +488,17 @@ async def test_a_wake_during_an_idle_round_is_not_lost(db, sandbox, make_sender)
         finally:
             stop.set()
             await running
+
+
+async def test_a_broadcast_larger_than_a_batch_goes_out_in_one_round(db, sandbox, make_sender):
+    """The next batch is claimed while the last requests of this one are out: a long
+    broadcast does not stop at every batch for its slowest answers and a claim."""
+    for user_id in range(1, 36):
+        await subscriber(db, sandbox, user_id, TIGULLIO)
+    await enqueue(db, news("one-round", TIGULLIO))
+    sender = make_sender(replace(FAST, batch_size=10))
+    async with sender.bot:
+        handled = await sender.run_once()
+    assert handled == 35
+    assert {len(sandbox.user(u).bot_messages) for u in range(1, 36)} == {1}
+    assert {d.state for d in await deliveries(db)} == {DeliveryState.SENT.value}

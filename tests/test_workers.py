@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import math
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
+from bot.app import build_sender
 from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber, Subscription
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
@@ -270,3 +273,25 @@ async def test_the_longest_pause_is_shared(db):
         await workers.pause_all(session, now + timedelta(seconds=5))
     async with db.transaction() as session:
         assert await workers.paused_until(session) == now + timedelta(seconds=40)
+
+
+async def test_of_two_senders_starting_together_one_waits_until_the_other_knows(
+    backend, db, settings, sandbox
+):
+    """Each registers and only then counts the others, so at least one of two that start at
+    the same moment sees the other, takes its half of the rate and holds its deliveries back
+    until the other has heard of it (the other would take the whole rate until then)."""
+    if backend != "postgresql":
+        pytest.skip("several senders need PostgreSQL (row locks with SKIP LOCKED)")
+    senders = [build_sender(settings, db, base_url=sandbox.base_url) for _ in range(2)]
+    try:
+        for sender in senders:
+            await sender.bot.initialize()
+        await asyncio.gather(*(sender.run_once() for sender in senders))
+        saw_the_other = [s for s in senders if s.limiter.rate == settings.delivery_rate / 2]
+        assert saw_the_other
+        assert all(s.limiter.deliveries_held_until > -math.inf for s in saw_the_other)
+    finally:
+        for sender in senders:
+            await sender.close()
+            await sender.bot.shutdown()

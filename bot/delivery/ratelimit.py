@@ -76,6 +76,7 @@ class RateLimiter:
         self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
         self._last_delivery_by_chat: dict[int, float] = {}
         self._paused_until = -math.inf
+        self._deliveries_held_until = -math.inf
         self._releases = 0
         self._urgent: dict[object, int | None] = {}  # waiting replies → chat (None: edits)
         self._line = asyncio.Lock()  # deliveries waiting for the overall budget, first come first
@@ -188,6 +189,14 @@ class RateLimiter:
         if self._shared is not None:
             self._shared.announce(seconds)
 
+    @property
+    def deliveries_held_until(self) -> float:
+        return self._deliveries_held_until
+
+    def hold_deliveries(self, seconds: float) -> None:
+        """No delivery from this sender for `seconds` (replies still go)."""
+        self._deliveries_held_until = max(self._deliveries_held_until, self._clock() + seconds)
+
     def _pause_here(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
@@ -210,6 +219,8 @@ class RateLimiter:
         self, chat_id: int, now: float, *, urgent: bool = False, in_chat_limit: bool = True
     ) -> float:
         ready = max(self._paused_until, self._last_release + self._min_spacing)
+        if not urgent:
+            ready = max(ready, self._deliveries_held_until)
         if in_chat_limit:
             ready = max(ready, self._chat_ready_at(chat_id, urgent=urgent))
         if self._per_window is not None:

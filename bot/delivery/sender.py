@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 PAID_BROADCAST_PER_SECOND = 1000.0
 _T = TypeVar("_T")
-MARK_HEARTBEAT_EVERY_S = 1.0
+MARK_HEARTBEAT_EVERY_S = 0.25
+JOIN_DELAY_S = 1.5 * MARK_HEARTBEAT_EVERY_S
 OUTAGE_RETRY_CAP_S = 10.0  # while the database is unavailable, try again at least this often
 
 
@@ -125,6 +126,7 @@ class Sender:
         self._unwritten: tuple[list[Outcome], list[_Effect]] = ([], [])
         self._attempted: set[int] = set()
         self._heartbeat_at = -math.inf  # monotonic
+        self._handled = 0  # deliveries handled by the current round
         # Monotonic time of the last 401 or getMe probe while Telegram refuses the token.
         self._token_refused_at: float | None = None
 
@@ -194,12 +196,17 @@ class Sender:
 
     async def _heartbeat(self, session) -> None:
         live = await workers.heartbeat(session, self.worker_id, self.clock())
+        if self._heartbeat_at == -math.inf and live > 1:
+            # The others learn of this one at their next heartbeat (within
+            # MARK_HEARTBEAT_EVERY_S while they send): until then they take the whole rate.
+            self.limiter.hold_deliveries(JOIN_DELAY_S)
         self.limiter.share(live)
         self._heartbeat_at = time.monotonic()
 
     async def _heartbeat_now_and_then(self, session) -> None:
-        """With a window's write-ahead mark: a new worker takes its share within a second, and
-        a paid broadcast does not spend a query on it every few milliseconds."""
+        """With a window's write-ahead mark: a new worker takes its share within
+        MARK_HEARTBEAT_EVERY_S, and a paid broadcast does not spend a query on it every few
+        milliseconds."""
         if time.monotonic() - self._heartbeat_at >= MARK_HEARTBEAT_EVERY_S:
             await self._heartbeat(session)
 
@@ -265,6 +272,26 @@ class Sender:
         """Target due notifications, then claim and send one batch. Returns deliveries handled."""
         if not await self._token_works():
             return 0
+        claim, notifications = await self._claim()
+        self._texts.clear()
+        self._handled = len(claim.claimed) + claim.skipped + claim.deferred
+        if claim.claimed:
+            jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
+            async with self._kept_alive():
+                await self._send_jobs(jobs, notifications, more=self._claimed_all(claim))
+        return self._handled
+
+    async def _join(self) -> None:
+        """The first heartbeat is committed before the others are counted: of two senders that
+        start together, at least one sees the other (and holds back until both know)."""
+        async with self.db.transaction() as session:
+            await workers.heartbeat(session, self.worker_id, self.clock())
+        async with self.db.transaction() as session:
+            await self._heartbeat(session)
+
+    async def _claim(self) -> tuple[outbox.ClaimResult, dict[int, Notification]]:
+        if self._heartbeat_at == -math.inf:
+            await self._join()
         now = self.clock()
         async with self.db.transaction() as session:
             await self._heartbeat(session)
@@ -274,12 +301,11 @@ class Sender:
             )
             ids = {item.notification_id for item in claim.claimed}
             notifications = await outbox.load_notifications(session, ids) if ids else {}
-        self._texts.clear()
-        if claim.claimed:
-            jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
-            async with self._kept_alive():
-                await self._send_jobs(jobs, notifications)
-        return len(claim.claimed) + claim.skipped + claim.deferred
+        return claim, notifications
+
+    def _claimed_all(self, claim: outbox.ClaimResult) -> bool:
+        """A full batch: more may be due."""
+        return len(claim.claimed) + claim.skipped + claim.deferred >= self._batch_size()
 
     async def run_until_idle(self, *, wait_s: float = 0.0, max_rounds: int = 10_000) -> None:
         """Send everything due now, and what becomes due (retries) within `wait_s` seconds."""
@@ -327,14 +353,19 @@ class Sender:
         finally:
             await self._once_reachable(stop, self.close)
 
-    async def _send_jobs(self, jobs: list[Job], notifications: dict[int, Notification]) -> None:
+    async def _send_jobs(
+        self, jobs: list[Job], notifications: dict[int, Notification], *, more: bool = False
+    ) -> None:
         """A pipeline: up to `window` deliveries are marked 'sending' (write-ahead) and in flight
         at once; a commit in the background records the outcomes so far and marks the next jobs
         while the requests of the others are still out. A crash leaves in doubt only what was
         marked and not recorded: the window, and at most a window of outcomes not yet written
-        (no request goes out while that many wait for their commit)."""
+        (no request goes out while that many wait for their commit). With `more` (the claim was
+        a full batch), the next batch is claimed once this one is all marked, so a long
+        broadcast does not stop at every batch for its last answers and the next claim."""
         config = self.config
         waiting = deque(jobs)  # claimed, not yet marked
+        claiming: asyncio.Task | None = None
         marked: deque[Job] = deque()  # marked 'sending', not yet started
         running: dict[asyncio.Task, Job] = {}
         finished = _Finished()
@@ -369,14 +400,28 @@ class Sender:
                 elif refill or due:
                     batch = _take(waiting, room) if refill else []
                     commit = finished.watch(self._commit(batch, []))
-            if not (running or commit):
+            if more and not (waiting or stopping or claiming):
+                more = False
+                claiming = finished.watch(self._claim())
+            if not (running or commit or claiming):
                 if failure is not None:
                     raise failure
                 if not (marked or waiting) or stopping:
                     return
             await finished.wait(config.commit_interval_s)
             for task in finished.take():
-                if task is commit:
+                if task is claiming:
+                    claiming = None
+                    try:
+                        claim, claimed_notifications = task.result()
+                    except Exception as error:  # as a failed commit: the round fails
+                        failure = error
+                        continue
+                    notifications.update(claimed_notifications)
+                    waiting.extend(plan_jobs(claim.claimed, group_above=config.group_above))
+                    self._handled += len(claim.claimed) + claim.skipped + claim.deferred
+                    more = self._claimed_all(claim)
+                elif task is commit:
                     last_commit = time.monotonic()
                     try:
                         marked.extend(commit.result())

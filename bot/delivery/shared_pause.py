@@ -1,6 +1,6 @@
 """A 429's pause seen by every sender: recorded in the database when Telegram asks for it, and
-read before each release (a read is shared by the releases of the next FRESH_S seconds, and
-the next read starts FRESH_S after the last one ended)."""
+read before each release (a read is shared by the releases of the next FRESH_S seconds; for a
+single sender, the next read starts FRESH_S after the last one ended)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ class SharedPause:
         """Seconds left of a pause any sender recorded (0 when none). Not `fresh`: what is
         known now, without waiting for the database (a reading starts in the background)."""
         now = time.monotonic()
-        if now - self._read_at > FRESH_S and now >= self._rest_until:
+        # Several senders need the pause fresh (`fresh`); a single one lets the database rest.
+        if now - self._read_at > FRESH_S and (fresh or now >= self._rest_until):
             if self._reading is None:
                 self._reading = asyncio.get_running_loop().create_task(self._read())
             if fresh:
