@@ -316,3 +316,16 @@ async def test_a_message_written_late_counts_from_when_it_left():
         await limiter.wait_turn(chat)
         left.append(clock.now)
     assert arrivals_in_any_window(sorted(left)) <= 30
+
+
+def test_a_paid_broadcast_allows_for_the_extremes_of_the_round_trips():
+    """At 30/s a rare slow round trip seldom lines up with a window's edge; at 1,000/s a
+    thousand pairs of messages a second meet it: the window allows for the whole range."""
+    round_trips = RoundTrips()
+    free, paid = RateLimiter(30), RateLimiter(1000)
+    for limiter in (free, paid):
+        round_trips.on_change(limiter.allow_for_jitter)
+    for index in range(200):
+        round_trips.observe(0.120 if index % 100 == 0 else 0.050)
+    assert free._window == pytest.approx(1.0 + BASE_MARGIN_S)
+    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.035)

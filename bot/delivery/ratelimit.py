@@ -1,15 +1,16 @@
 """Pacing under Telegram's limits: messages per second overall, per chat, per group.
 
 Decisions are taken when a message is released, from the times earlier messages were actually
-released, so a stalled event loop cannot turn into a burst. Overall: at most `per_second`
-releases in any window of one second plus a margin, spaced at least half the nominal interval
-apart. Telegram counts arrivals, and requests arrive with the jitter of their way there: the
-margin is BASE_MARGIN_S plus half the spread of the round trips measured (`RoundTrips`), so
-the achieved rate is 99.5% of the configured one on a steady network and a little less on a
-jittery one. Per chat: one message per `per_chat_interval_s` (groups: per
-`group_interval_s`, 20 a minute), with the same margin. A 429 pauses every release for its
-retry_after; with a `shared` pause, the other senders pause too, and a pause any of them
-recorded is honoured before each release.
+released (or written, if later), so a stalled event loop cannot turn into a burst. Overall: at
+most `per_second` releases in any window of one second plus a margin, spaced half the nominal
+interval apart (a loop that woke late may catch up on CATCH_UP_S of such slots). Telegram
+counts arrivals, and requests arrive with the jitter of their way there: the margin is
+BASE_MARGIN_S plus half the spread of the round trips measured (`RoundTrips`; above FAST_RATE,
+half their whole range), so the achieved rate is 99.5% of the configured one on a steady
+network and a little less on a jittery one. Per chat: one message per `per_chat_interval_s`
+(groups: per `group_interval_s`, 20 a minute), with the same margin. A 429 pauses every
+release for its retry_after; with a `shared` pause, the other senders pause too, and a pause
+any of them recorded is honoured before each release.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from typing import Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
 BASE_MARGIN_S = 0.005
+CATCH_UP_S = 0.005
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit.
 SHARED_JITTER_S = 0.05
+FAST_RATE = 100.0  # messages a second (a paid broadcast's share)
 
 
 class SharedPause(Protocol):
@@ -66,20 +69,23 @@ class RateLimiter:
         self._shared = shared
         self._per_second = per_second
         self._jitter_s = 0.0
+        self._extreme_jitter_s = 0.0
         self.share(1)
         self._chat_interval = (per_chat_interval_s or 0.0) * SAFETY_MARGIN
         self._group_interval = (group_interval_s or 0.0) * SAFETY_MARGIN
         self._clock = clock
         self._sleep = sleep
         self._released: deque[Release] = deque()
-        self._last_release = -math.inf
+        self._next_slot = -math.inf
         self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
         self._last_delivery_by_chat: dict[int, float] = {}
         self._paused_until = -math.inf
         self._deliveries_held_until = -math.inf
         self._releases = 0
         self._urgent: dict[object, int | None] = {}  # waiting replies → chat (None: edits)
-        self._line = asyncio.Lock()  # deliveries waiting for the overall budget, first come first
+        # Deliveries waiting for the overall budget, first come first served, and their pacer.
+        self._line: deque[tuple[asyncio.Future[Release | None], int, bool]] = deque()
+        self._pacer: asyncio.Task | None = None
 
     @property
     def rate(self) -> float | None:
@@ -95,14 +101,20 @@ class RateLimiter:
         self._min_spacing = 0.5 / rate if rate else 0.0
         self._set_window()
 
-    def allow_for_jitter(self, arrival_jitter_s: float) -> None:
-        """How much later than others a request released now may reach Telegram."""
+    def allow_for_jitter(self, arrival_jitter_s: float, extreme_s: float | None = None) -> None:
+        """How much later than others a request released now may reach Telegram: usually
+        (`arrival_jitter_s`), and at the extremes (`extreme_s`)."""
         self._jitter_s = max(0.0, arrival_jitter_s)
+        self._extreme_jitter_s = max(self._jitter_s, extreme_s or 0.0)
         self._set_window()
 
     def _set_window(self) -> None:
         shared = SHARED_JITTER_S if self._workers > 1 else 0.0
-        self._window = 1.0 + BASE_MARGIN_S + shared + self._jitter_s
+        # At hundreds a second, hundreds of pairs of messages a second test the margin: the
+        # extremes of the round trips decide, not their usual spread.
+        fast = self._rate is not None and self._rate > FAST_RATE
+        jitter = self._extreme_jitter_s if fast else self._jitter_s
+        self._window = 1.0 + BASE_MARGIN_S + shared + jitter
 
     async def wait_turn(
         self, chat_id: int, *, urgent: bool = False, in_chat_limit: bool = True
@@ -126,18 +138,42 @@ class RateLimiter:
             released = await self._wait_release(chat_id, urgent=True, in_chat_limit=in_chat_limit)
             assert released is not None  # only a delivery leaves the line
             return released
-        # Deliveries wait for their chat apart, then in one line for the overall budget: only
-        # the first in line watches the clock (a thousand a second would otherwise wake every
-        # waiter at every release). One whose chat is not ready by its turn waits again.
+        # Deliveries wait for their chat apart, then in one line for the overall budget, paced
+        # by one task: waking every waiter at every release would cost a thousand a second
+        # their CPU, and handing a lock from one to the next a turn of the loop each. One whose
+        # chat is not ready by its turn waits for it again.
         while True:
             if in_chat_limit:
                 await self._wait_for_chat(chat_id)
-            async with self._line:
+            turn: asyncio.Future[Release | None] = asyncio.get_running_loop().create_future()
+            self._line.append((turn, chat_id, in_chat_limit))
+            if self._pacer is None or self._pacer.done():
+                self._pacer = asyncio.get_running_loop().create_task(self._pace())
+            released = await turn
+            if released is not None:
+                return released
+
+    async def _pace(self) -> None:
+        """Releases the deliveries in line, first come first served."""
+        try:
+            while self._line:
+                turn, chat_id, in_chat_limit = self._line[0]
+                if turn.done():  # its waiter was cancelled
+                    self._line.popleft()
+                    continue
                 released = await self._wait_release(
                     chat_id, urgent=False, in_chat_limit=in_chat_limit, leave_for_chat=True
                 )
-            if released is not None:
-                return released
+                self._line.popleft()
+                if not turn.done():
+                    turn.set_result(released)
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else asyncio.CancelledError()
+            for waiting, _, _ in self._line:
+                if not waiting.done():
+                    waiting.set_exception(failure)
+            self._line.clear()
+            raise
 
     async def _wait_for_chat(self, chat_id: int) -> None:
         while True:
@@ -218,7 +254,7 @@ class RateLimiter:
     def _ready_at(
         self, chat_id: int, now: float, *, urgent: bool = False, in_chat_limit: bool = True
     ) -> float:
-        ready = max(self._paused_until, self._last_release + self._min_spacing)
+        ready = max(self._paused_until, self._next_slot)
         if not urgent:
             ready = max(ready, self._deliveries_held_until)
         if in_chat_limit:
@@ -235,7 +271,8 @@ class RateLimiter:
     def _release(
         self, chat_id: int, now: float, *, in_chat: bool = True, delivery: bool = False
     ) -> Release:
-        self._last_release = now
+        # The next message's slot; a loop that woke late may catch up on CATCH_UP_S of slots.
+        self._next_slot = max(self._next_slot, now - CATCH_UP_S) + self._min_spacing
         release = Release(now, self._clock)
         if self._per_window is not None:
             self._released.append(release)
@@ -276,10 +313,11 @@ class RoundTrips:
         self._every = every
         self._typical_s = initial_s
         self._spread_s = 0.0
-        self._listeners: list[Callable[[float], None]] = []
+        self._range_s = 0.0
+        self._listeners: list[Callable[[float, float], None]] = []
 
-    def on_change(self, listener: Callable[[float], None]) -> None:
-        """`listener(arrival_jitter_s)` after each new estimate."""
+    def on_change(self, listener: Callable[[float, float], None]) -> None:
+        """`listener(arrival_jitter_s, extreme_jitter_s)` after each new estimate."""
         self._listeners.append(listener)
 
     def observe(self, seconds: float) -> None:
@@ -296,6 +334,11 @@ class RoundTrips:
     def arrival_jitter_s(self) -> float:
         return self._spread_s / 2
 
+    @property
+    def extreme_jitter_s(self) -> float:
+        """Half the whole range of the recent round trips."""
+        return self._range_s / 2
+
     def in_flight_for(self, rate: float | None, *, minimum: int, maximum: int) -> int:
         """Requests in flight that keep `rate` with the typical round trip, twice over (the
         slow ones, and commits between them)."""
@@ -308,5 +351,6 @@ class RoundTrips:
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
         self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
+        self._range_s = ordered[last] - ordered[0]
         for listener in self._listeners:
-            listener(self.arrival_jitter_s)
+            listener(self.arrival_jitter_s, self.extreme_jitter_s)
