@@ -261,16 +261,64 @@ async def test_counts_below_five_are_not_given(db, published):
         "key": "tigullio",
         "count": "",
         "fewer_than_5": "true",
+        "withheld": "false",
     }
     assert (by_zone["genova"]["count"], by_zone["genova"]["fewer_than_5"]) == ("6", "false")
     as_json = json_document(files["participation.json"])["rows"]
     tigullio = next(r for r in as_json if (r["dimension"], r["key"]) == ("zone", "tigullio"))
     assert tigullio["count"] is None and tigullio["fewer_than_5"] is True
     total = next(r for r in as_json if r["dimension"] == "total")
-    assert total == {"dimension": "total", "key": "", "count": 9, "fewer_than_5": False}
+    assert total == {
+        "dimension": "total",
+        "key": "",
+        "count": 9,
+        "fewer_than_5": False,
+        "withheld": False,
+    }
     march = next(r for r in as_json if (r["dimension"], r["key"]) == ("month", "2026-03"))
     assert march["count"] == 9
     assert "3" not in {row["count"] for row in csv_rows(files["participation.csv"])}
+
+
+async def test_a_count_below_five_cannot_be_worked_out_from_the_total(db, published):
+    async with db.transaction() as session:
+        for _ in range(2):
+            await participation.add_entry(
+                session,
+                kind=EntryKind.FREE,
+                subject=None,
+                participant=None,
+                language="it",
+                now=MARCH,
+            )
+    files = await files_in(db)
+    # Total 11 and feedback 9 would give the other messages away: 2. Both are withheld.
+    by_kind = {
+        row["key"]: row
+        for row in csv_rows(files["participation.csv"])
+        if row["dimension"] == "kind"
+    }
+    assert by_kind == {
+        kind: {
+            "dimension": "kind",
+            "key": kind,
+            "count": "",
+            "fewer_than_5": "",
+            "withheld": "true",
+        }
+        for kind in ("feedback", "free")
+    }
+    as_json = json_document(files["participation.json"])["rows"]
+    free = next(r for r in as_json if (r["dimension"], r["key"]) == ("kind", "free"))
+    assert (free["count"], free["fewer_than_5"], free["withheld"]) == (None, None, True)
+    # Two zones below five (and the zeros) give nothing away: nothing more is withheld.
+    tigullio = next(r for r in as_json if (r["dimension"], r["key"]) == ("zone", "tigullio"))
+    assert (tigullio["fewer_than_5"], tigullio["withheld"]) == (True, False)
+    genova = next(r for r in as_json if (r["dimension"], r["key"]) == ("zone", "genova"))
+    assert (genova["count"], genova["withheld"]) == (6, False)
+    properties = json_document(files["schema.json"])["$defs"]["participation"]["properties"]
+    assert properties["withheld"]["type"] == "boolean"
+    assert "null" in properties["fewer_than_5"]["type"]
 
 
 def calendar_of(file: OpenDataFile) -> icalendar.Calendar:

@@ -23,7 +23,8 @@ from bot.metrics import Metrics
 from bot.runtime import Deployment, run_until_signalled
 from bot.services import monitoring, participation, record, subjects, subscriptions
 from bot.services.monitoring_sources import read_file
-from bot.site.layout import SiteOptions
+from bot.site.layout import PageKind, PageRef, SiteOptions
+from bot.site.pages import render
 from bot.site.server import SiteServer
 from bot.web import HealthCheck, WebServer
 from tests.conftest import compose_against
@@ -261,6 +262,113 @@ async def test_counts_below_five_read_fewer_than_five(db, pages):
     assert home.table("Contributi per tipo")["Pareri sul Piano"] == ["5"]
     assert home.table("Contributi per zona")["Entella (*)"] == ["5"]
     assert home.table("Contributi per zona")["Genova"] == ["meno di 5"]
+
+
+async def record_entries(
+    db,
+    count: int,
+    *,
+    kind: EntryKind = EntryKind.FEEDBACK,
+    about: tuple[str, str] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """`count` entries kept without a participant (as without consent), about a chosen subject."""
+    async with db.transaction() as session:
+        subject = await subjects.chosen(session, *about) if about else None
+        for _ in range(count):
+            await participation.add_entry(
+                session,
+                kind=kind,
+                subject=subject,
+                participant=None,
+                language="it",
+                now=at or datetime.now(UTC),
+            )
+
+
+def figure(page: Page, label: str) -> str:
+    """The value of one of the page's figures (the number above its label)."""
+    return page.texts[page.texts.index(label) - 1]
+
+
+async def test_a_count_below_five_cannot_be_worked_out_from_the_total(db, pages):
+    await import_monitoring(db)
+    await record_entries(db, 7, about=("action", "S4.1"))
+    await record_entries(db, 2, kind=EntryKind.FREE)
+    home = await get(pages, "/")
+    # Total 9 and feedback 7 would give the other messages away: 2. Both are withheld.
+    assert home.table("Contributi per tipo") == {
+        "Pareri sul Piano": ["non indicato"],
+        "Altri messaggi": ["non indicato"],
+        "Totale": ["9"],
+    }
+    assert "“non indicato”" in home.text  # the privacy note says why
+    english = await get(pages, "/en/")
+    assert english.table("Contributions by kind")["Other messages"] == ["not shown"]
+    assert "“not shown”" in english.text
+
+
+async def test_two_counts_below_five_are_not_withheld_further(db, pages):
+    await import_monitoring(db)
+    await record_entries(db, 7, about=("action", "S4.1"))
+    await record_entries(db, 2, kind=EntryKind.FREE)
+    await record_entries(db, 1, kind=EntryKind.RSVP)
+    home = await get(pages, "/")
+    assert home.table("Contributi per tipo") == {
+        "Pareri sul Piano": ["7"],
+        "Altri messaggi": ["meno di 5"],
+        "Risposte agli eventi": ["meno di 5"],
+        "Totale": ["10"],
+    }
+
+
+async def test_a_page_withholds_the_count_its_table_withholds(db, pages):
+    await import_monitoring(db)
+    for strategy_id, count in (("S1", 5), ("S2", 6), ("S3", 7), ("S4", 8), ("S5", 2)):
+        await record_entries(db, count, about=("strategy", strategy_id))
+    # The five strategy pages and the total would give S5's 2 away: S1's 5 is withheld too.
+    shown = {
+        strategy_id: figure(
+            await get(pages, f"/strategie/{strategy_id}/"), "contributi dei cittadini"
+        )
+        for strategy_id in ("S1", "S2", "S3", "S4", "S5")
+    }
+    assert shown == {
+        "S1": "non indicato",
+        "S2": "6",
+        "S3": "7",
+        "S4": "8",
+        "S5": "non indicato",
+    }
+
+
+async def test_a_month_below_five_cannot_be_worked_out_from_the_total(db):
+    await import_monitoring(db)
+    march = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    await record_entries(db, 2, at=datetime(2026, 2, 10, 9, 0, tzinfo=UTC))
+    await record_entries(db, 7, at=march)
+    rendered = await render(db, PageRef(PageKind.HOME), SiteOptions(), now=march)
+    assert rendered is not None
+    home = Page(rendered.body.decode())
+    months = home.table("Contributi per mese")
+    assert months == {"feb 2026": ["non indicato"], "mar 2026": ["non indicato"]}
+    # Under the columns of the chart too: no "<5" under February, a dash under both.
+    assert "&lt;5" not in home.html and home.html.count(">–</text>") == 2
+
+
+async def test_counts_that_can_only_be_four_each_are_withheld_with_another(db, pages):
+    await import_monitoring(db)
+    await record_entries(db, 7, about=("action", "S4.1"))
+    await record_entries(db, 4, kind=EntryKind.FREE)
+    await record_entries(db, 4, kind=EntryKind.RSVP)
+    # Total 15 and feedback 7: the other two together 8, so each of them 4.
+    kinds = (await get(pages, "/")).table("Contributi per tipo")
+    assert kinds == {
+        "Pareri sul Piano": ["non indicato"],
+        "Altri messaggi": ["non indicato"],
+        "Risposte agli eventi": ["non indicato"],
+        "Totale": ["15"],
+    }
 
 
 async def test_published_contributions_show_their_text_and_answer_never_their_author(db, pages):

@@ -2,8 +2,10 @@
 
 Plain queries over the caller's session, no HTML. The participation record is only ever
 counted, never read: every count is a `Count`, and one below `PRIVACY_THRESHOLD` is shown as
-"fewer than 5", so nobody can be singled out in a small comune. Hidden (moderated) entries
-are not counted.
+"fewer than 5", so nobody can be singled out in a small comune. In a table whose counts add up
+to a total shown beside it, one such count alone could be worked out by subtraction: it and
+the smallest other counts are withheld as well (`withhold_derivable`). Hidden (moderated)
+entries are not counted.
 """
 
 from __future__ import annotations
@@ -57,24 +59,66 @@ PRIVACY_THRESHOLD = 5
 
 @dataclass(frozen=True)
 class Count:
-    """How many contributions; `shown` is None below the privacy threshold ("fewer than 5")."""
+    """How many contributions; `shown` is None below the privacy threshold ("fewer than 5")
+    and when `withheld`: not said at all, not even whether below the threshold, so that a
+    small count of the same table cannot be worked out from the others and their total."""
 
     value: int
     shown: int | None
+    withheld: bool = False
 
     @classmethod
     def of(cls, value: int) -> Count:
         return cls(value, value if value >= PRIVACY_THRESHOLD else None)
 
+    @property
+    def small(self) -> bool:
+        return self.value < PRIVACY_THRESHOLD
+
+    @property
+    def fewer_than_threshold(self) -> bool | None:
+        """What the count says about the threshold: None when withheld."""
+        return None if self.withheld else self.shown is None
+
+    def withhold(self) -> Count:
+        return Count(self.value, None, withheld=True)
+
 
 def count_label(count: Count) -> str:
-    """The count as people read it, in the current language: "12" or "fewer than 5"."""
+    """The count as people read it, in the current language: "12", "fewer than 5" or "not
+    shown"."""
+    if count.withheld:
+        return _("not shown")
     if count.shown is None:
         return _("fewer than {count}").format(count=format_number(PRIVACY_THRESHOLD))
     return format_number(count.shown)
 
 
 Counts = tuple[tuple[str, Count], ...]
+
+
+def withhold_derivable(counts: Counts) -> Counts:
+    """The table with no count below the threshold left to subtraction (secondary suppression).
+
+    A reader who knows the table's total knows the sum of the counts not shown. That sum gives
+    them away when there is only one, or when each must be the largest a small count can be
+    (two counts not shown, together 8: both are 4). Then the smallest shown count is withheld
+    too (being at least the threshold, it is enough), and the small ones with it rather than
+    read "fewer than 5", so that nobody can tell which of them is the small one.
+    """
+    small = [count.value for _key, count in counts if count.small]
+    if not small or len(small) == len(counts):
+        return counts
+    if len(small) > 1 and sum(small) < (PRIVACY_THRESHOLD - 1) * len(small):
+        return counts
+    smallest_shown = min(
+        (index for index, (_key, count) in enumerate(counts) if not count.small),
+        key=lambda index: counts[index][1].value,
+    )
+    return tuple(
+        (key, count.withhold() if count.small or index == smallest_shown else count)
+        for index, (key, count) in enumerate(counts)
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +162,7 @@ async def participation_figures(
     return ParticipationFigures(
         total=Count.of(total or 0),
         by_kind=_counts(by_kind),
-        by_month=await _by_month(session, now or datetime.now(UTC)),
+        by_month=withhold_derivable(await _by_month(session, now or datetime.now(UTC))),
         by_zone=_counts(await session.execute(_zone_counts())),
         by_strategy=_counts(await session.execute(_strategy_counts())),
         by_action=_counts(await session.execute(_action_counts())),
@@ -133,31 +177,19 @@ async def contributions(
     zone_id: str | None = None,
 ) -> Count:
     """Visible contributions about one action, strategy or zone (a zone: about it or one of
-    its comuni, or from someone who declared a comune there, as the staff's filter counts)."""
+    its comuni, or from someone who declared a comune there, as the staff's filter counts),
+    as its row of the table of them all reads: withheld when withheld there."""
     if zone_id is not None:
-        pairs = _zone_pairs().subquery()
-        query = select(func.count()).select_from(pairs).where(pairs.c.zone_id == zone_id)
+        query, key = _zone_counts(), zone_id
+    elif action_code is not None:
+        query, key = _action_counts(), action_code
     else:
-        kind, target = (
-            (TargetKind.ACTION, action_code)
-            if action_code is not None
-            else (TargetKind.STRATEGY, strategy_id)
-        )
-        query = (
-            select(func.count())
-            .select_from(RecordEntryTag)
-            .join(RecordEntry, RecordEntry.id == RecordEntryTag.entry_id)
-            .where(
-                _VISIBLE,
-                RecordEntryTag.target_kind == kind.value,
-                RecordEntryTag.target_id == target,
-            )
-        )
-    return Count.of(await session.scalar(query) or 0)
+        query, key = _strategy_counts(), strategy_id or ""
+    return dict(_counts(await session.execute(query))).get(key, Count.of(0))
 
 
 def _counts(rows: Iterable[tuple[str, int]]) -> Counts:
-    return tuple((key, Count.of(value)) for key, value in rows)
+    return withhold_derivable(tuple((key, Count.of(value)) for key, value in rows))
 
 
 def _tag_pairs(kind: TargetKind) -> Select:

@@ -24,12 +24,14 @@ FONT, SMALL = 15, 13
 @dataclass(frozen=True)
 class Bar:
     """One bar: its label, its value (None: not drawn, such as "fewer than 5") and the value
-    as people read it; `href` links the label in the table."""
+    as people read it; `href` links the label in the table; `mark` is what a column without a
+    value shows in its place (such as "<5")."""
 
     label: str
     value: float | None
     text: str
     href: str | None = None
+    mark: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,8 @@ def columns(
     description: str,
     bars: Sequence[Bar],
     headers: Headers,
-    missing_mark: str = "",
 ) -> str:
-    """Vertical bars in order (such as months); a bar without a value shows `missing_mark`."""
+    """Vertical bars in order (such as months); a bar without a value shows its `mark`."""
     chart_height, bottom = 190, 160
     count = max(len(bars), 1)
     step = (WIDTH - 20) / count
@@ -96,8 +97,8 @@ def columns(
             )
             if count <= 12:
                 shapes.append(_text(centre, bottom - height - 4, bar.text, anchor="middle"))
-        elif missing_mark and count <= 12:
-            shapes.append(_text(centre, bottom - 4, missing_mark, anchor="middle", size=SMALL))
+        elif bar.mark and count <= 12:
+            shapes.append(_text(centre, bottom - 4, bar.mark, anchor="middle", size=SMALL))
         if index % label_every == 0:
             first = index == 0
             shapes.append(

@@ -336,8 +336,12 @@ def _footer(here: Here, bot_link: str | None) -> str:
         "Contributions are only counted, never shown: a count below {count} reads "
         "“fewer than {count}”, so that nobody can be singled out."
     ).format(count=PRIVACY_THRESHOLD)
+    withheld = _(
+        "Where such a count could be worked out from the others and their total, it and the "
+        "smallest of the others read “not shown”."
+    )
     parts = [
-        paragraph(privacy),
+        paragraph(f"{privacy} {withheld}"),
         para(link(here.link(DATA), _("Every figure of these pages as open data"))),
     ]
     if bot_link:

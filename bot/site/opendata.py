@@ -257,13 +257,25 @@ TABLES: tuple[Table, ...] = (
             _field(
                 "count",
                 INT,
-                N_("Number of contributions; empty when fewer than 5"),
+                N_("Number of contributions; empty when fewer than 5 or withheld"),
                 nullable=True,
             ),
             _field(
                 "fewer_than_5",
                 BOOL,
-                N_("True when fewer than 5: the number is not given, so nobody can be singled out"),
+                N_(
+                    "True when fewer than 5: the number is not given, so nobody can be singled "
+                    "out; empty when withheld"
+                ),
+                nullable=True,
+            ),
+            _field(
+                "withheld",
+                BOOL,
+                N_(
+                    "True when withheld so that a count below 5 cannot be worked out from the "
+                    "others and the total: neither the number nor whether it is below 5 is given"
+                ),
             ),
         ),
     ),
@@ -337,7 +349,8 @@ def _count_row(dimension: str, key: str, count: Count) -> Row:
         "dimension": dimension,
         "key": key,
         "count": count.shown,
-        "fewer_than_5": count.shown is None,
+        "fewer_than_5": count.fewer_than_threshold,
+        "withheld": count.withheld,
     }
 
 

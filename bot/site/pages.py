@@ -200,8 +200,12 @@ def _zones_section(here: Here, zones: Sequence[Zone], by_zone: dict[str, Progres
     return html
 
 
+WITHHELD_MARK = "–"
+
+
 def _count_bar(label: str, count: Count, href: str | None = None) -> Bar:
-    return Bar(label, count.shown, count_label(count), href=href)
+    mark = WITHHELD_MARK if count.withheld else f"<{site.PRIVACY_THRESHOLD}"
+    return Bar(label, count.shown, count_label(count), href=href, mark=mark)
 
 
 def _participation_section(
@@ -222,7 +226,6 @@ def _participation_section(
             [*kinds, [e(_("Total")), e(count_label(figures.total))]],
         ),
     ]
-    missing = f"<{site.PRIVACY_THRESHOLD}"
     if figures.by_month:
         parts.append(
             charts.columns(
@@ -231,7 +234,6 @@ def _participation_section(
                 description=_("How many contributions arrived each month (Europe/Rome time)."),
                 bars=[_count_bar(month(period), n) for period, n in figures.by_month],
                 headers=Headers(_("Month"), _("Contributions")),
-                missing_mark=missing,
             )
         )
     names = {zone.id: zone.name + uncertain_mark(zone.uncertain) for zone in zones}
