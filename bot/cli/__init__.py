@@ -1,4 +1,5 @@
-"""Command line: `python -m bot [run|demo|db upgrade|db seed|record …|monitoring …|i18n compile]`.
+"""Command line: `python -m bot [run|demo|db upgrade|db seed|deliver|stats|feeds …|monitoring …|
+events …|broadcast …|record …|site build DIR|i18n compile]`.
 
 Without a subcommand: the real bot when TELEGRAM_BOT_TOKEN is set, else the offline demo.
 """
