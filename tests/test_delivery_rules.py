@@ -228,10 +228,14 @@ async def test_a_pause_another_sender_recorded_holds_back_every_release():
 
 
 def test_two_senders_each_keep_a_margin_for_independent_delays():
-    limiter = RateLimiter(30)
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
     limiter.share(2)
     assert limiter._per_window == 15 and limiter._window > 1.0 + BASE_MARGIN_S
     assert limiter.rate == 15
+    clock.now += 2
+    limiter.share(1)
+    clock.now += 2
     limiter.share(1)
     assert limiter._window == 1.0 + BASE_MARGIN_S
 
@@ -329,3 +333,18 @@ def test_a_paid_broadcast_allows_for_the_extremes_of_the_round_trips():
         round_trips.observe(0.120 if index % 100 == 0 else 0.050)
     assert free._window == pytest.approx(1.0 + BASE_MARGIN_S)
     assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.035)
+
+
+def test_a_sender_takes_over_the_rate_of_one_that_stopped_a_window_later():
+    """The stopped sender's last messages still count at Telegram for a window."""
+    clock = FakeTime()
+    limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    limiter.share(2)
+    assert limiter.rate == 500
+    limiter.share(1)
+    assert limiter.rate == 500
+    clock.now += 1.1
+    limiter.share(1)
+    assert limiter.rate == 1000
+    limiter.share(2)  # one more: its share at once
+    assert limiter.rate == 500
