@@ -326,6 +326,7 @@ class RoundTrips:
     def __init__(self, initial_s: float = 0.1, samples: int = 200, every: int = 20) -> None:
         self._samples: deque[float] = deque(maxlen=samples)
         self._every = every
+        self._observed = 0
         self._typical_s = initial_s
         self._spread_s = 0.0
         self._range_s = 0.0
@@ -337,7 +338,8 @@ class RoundTrips:
 
     def observe(self, seconds: float) -> None:
         self._samples.append(seconds)
-        if len(self._samples) % self._every == 0 or len(self._samples) < self._every:
+        self._observed += 1
+        if self._observed % self._every == 0 or self._observed < self._every:
             self._estimate()
 
     @property
