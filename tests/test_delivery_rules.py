@@ -348,13 +348,3 @@ def test_a_sender_takes_over_the_rate_of_one_that_stopped_a_window_later():
     assert limiter.rate == 1000
     limiter.share(2)  # one more: its share at once
     assert limiter.rate == 500
-
-
-def test_a_stall_the_last_round_trips_missed_still_widens_a_paid_window():
-    round_trips = RoundTrips()
-    paid = RateLimiter(1000)
-    round_trips.on_change(paid.allow_for_jitter)
-    round_trips.observe(0.150)
-    for _ in range(400):  # the stall has left the 200 samples kept
-        round_trips.observe(0.050)
-    assert paid._window > 1.0 + BASE_MARGIN_S + 0.04

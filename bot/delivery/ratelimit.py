@@ -31,7 +31,6 @@ REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # also allows for the jitter of its own round trips; 0.05 s cost a fifth of two workers' rate).
 SHARED_JITTER_S = 0.02
 FAST_RATE = 100.0  # messages a second (a paid broadcast's share)
-RANGE_FADING = 0.995  # per estimate of the round trips (every 20 samples)
 
 
 class SharedPause(Protocol):
@@ -368,8 +367,6 @@ class RoundTrips:
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
         self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
-        # The largest range seen lately, fading slowly: a stall the last samples missed comes
-        # back (a paid broadcast fills the samples in a fifth of a second).
-        self._range_s = max(ordered[last] - ordered[0], self._range_s * RANGE_FADING)
+        self._range_s = ordered[last] - ordered[0]
         for listener in self._listeners:
             listener(self.arrival_jitter_s, self.extreme_jitter_s)
