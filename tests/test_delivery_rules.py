@@ -348,20 +348,3 @@ def test_a_sender_takes_over_the_rate_of_one_that_stopped_a_window_later():
     assert limiter.rate == 1000
     limiter.share(2)  # one more: its share at once
     assert limiter.rate == 500
-
-
-async def test_a_reply_whose_transport_cannot_tell_counts_from_when_it_may_have_arrived():
-    """The interactive bot's requests go through PTB's transport: the answer coming 0.3 s
-    after the release (a busy loop) means the request arrived at most the quickest way back
-    before it."""
-    clock = FakeTime()
-    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
-    limiter.allow_for_jitter(0.0, 0.0, fastest_s=0.04)
-    reply = await limiter.wait_turn(0, urgent=True)
-    clock.now += 0.3
-    reply.answered()
-    arrived = [clock.now - 0.02]
-    for chat in range(1, 61):
-        await limiter.wait_turn(chat)
-        arrived.append(clock.now)
-    assert arrivals_in_any_window(sorted(arrived)) <= 30

@@ -46,20 +46,14 @@ class Release:
     later than it was released (a busy event loop, a new connection), `written()` moves it in
     the overall window, so the messages after it keep their distance from when it really left."""
 
-    __slots__ = ("_clock", "_way_back_s", "at")
+    __slots__ = ("_clock", "at")
 
-    def __init__(self, at: float, clock: Callable[[], float], way_back_s: float = 0.0) -> None:
+    def __init__(self, at: float, clock: Callable[[], float]) -> None:
         self.at = at
         self._clock = clock
-        self._way_back_s = way_back_s
 
     def written(self) -> None:
         self.at = max(self.at, self._clock())
-
-    def answered(self) -> None:
-        """For a transport that cannot tell when it wrote (the interactive bot's): the answer
-        came now, so the request reached Telegram at the latest the quickest way back ago."""
-        self.at = max(self.at, self._clock() - self._way_back_s)
 
 
 class RateLimiter:
@@ -77,7 +71,6 @@ class RateLimiter:
         self._per_second = per_second
         self._jitter_s = 0.0
         self._extreme_jitter_s = 0.0
-        self._way_back_s = 0.0
         self._workers = 1
         self._fewer_since: float | None = None
         self._window = 1.0 + BASE_MARGIN_S
@@ -122,13 +115,9 @@ class RateLimiter:
         self._min_spacing = 0.5 / rate if rate else 0.0
         self._set_window()
 
-    def allow_for_jitter(
-        self, arrival_jitter_s: float, extreme_s: float | None = None, fastest_s: float = 0.0
-    ) -> None:
+    def allow_for_jitter(self, arrival_jitter_s: float, extreme_s: float | None = None) -> None:
         """How much later than others a request released now may reach Telegram: usually
-        (`arrival_jitter_s`), and at the extremes (`extreme_s`); `fastest_s`: the quickest
-        round trip lately."""
-        self._way_back_s = max(0.0, fastest_s) / 2
+        (`arrival_jitter_s`), and at the extremes (`extreme_s`)."""
         self._jitter_s = max(0.0, arrival_jitter_s)
         self._extreme_jitter_s = max(self._jitter_s, extreme_s or 0.0)
         self._set_window()
@@ -298,7 +287,7 @@ class RateLimiter:
     ) -> Release:
         # The next message's slot; a loop that woke late may catch up on CATCH_UP_S of slots.
         self._next_slot = max(self._next_slot, now - CATCH_UP_S) + self._min_spacing
-        release = Release(now, self._clock, self._way_back_s)
+        release = Release(now, self._clock)
         if self._per_window is not None:
             self._released.append(release)
         if in_chat and (self._chat_interval or self._group_interval):
@@ -340,11 +329,10 @@ class RoundTrips:
         self._typical_s = initial_s
         self._spread_s = 0.0
         self._range_s = 0.0
-        self._fastest_s = 0.0
-        self._listeners: list[Callable[[float, float, float], None]] = []
+        self._listeners: list[Callable[[float, float], None]] = []
 
-    def on_change(self, listener: Callable[[float, float, float], None]) -> None:
-        """`listener(arrival_jitter_s, extreme_jitter_s, fastest_s)` after each estimate."""
+    def on_change(self, listener: Callable[[float, float], None]) -> None:
+        """`listener(arrival_jitter_s, extreme_jitter_s)` after each new estimate."""
         self._listeners.append(listener)
 
     def observe(self, seconds: float) -> None:
@@ -380,6 +368,5 @@ class RoundTrips:
         self._typical_s = ordered[round(last * 0.9)]
         self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
         self._range_s = ordered[last] - ordered[0]
-        self._fastest_s = ordered[0]
         for listener in self._listeners:
-            listener(self.arrival_jitter_s, self.extreme_jitter_s, self._fastest_s)
+            listener(self.arrival_jitter_s, self.extreme_jitter_s)

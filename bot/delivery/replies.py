@@ -56,7 +56,7 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         in_place = endpoint.lower().startswith("edit")
         for attempt in range(retries + 1):
-            release = await self._limiter.wait_turn(chat, urgent=True, in_chat_limit=not in_place)
+            await self._limiter.wait_turn(chat, urgent=True, in_chat_limit=not in_place)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -64,10 +64,6 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
                 if attempt == retries:
                     raise
                 log.warning("Telegram asked to wait %.0f s before %s", _seconds(error), endpoint)
-            finally:
-                # PTB's transport does not say when it wrote the request (a busy loop, a new
-                # connection): counted from when it may have arrived, at the latest.
-                release.answered()
         raise AssertionError("unreachable")
 
 
