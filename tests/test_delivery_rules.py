@@ -348,3 +348,16 @@ def test_a_sender_takes_over_the_rate_of_one_that_stopped_a_window_later():
     assert limiter.rate == 1000
     limiter.share(2)  # one more: its share at once
     assert limiter.rate == 500
+
+
+async def test_a_delivery_written_late_keeps_its_chat_a_second_from_when_it_left():
+    """A reply to the person right after (they pressed 👍 at once) must not reach them less
+    than a second after the delivery did."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    delivery = await limiter.wait_turn(7)
+    clock.now += 0.05
+    delivery.written()
+    left = clock.now
+    await limiter.wait_turn(7, urgent=True)
+    assert clock.now - left >= 1.0

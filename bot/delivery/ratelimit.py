@@ -44,7 +44,8 @@ class SharedPause(Protocol):
 class Release:
     """One released message. Telegram counts it when it arrives: if the request is written
     later than it was released (a busy event loop, a new connection), `written()` moves it in
-    the overall window, so the messages after it keep their distance from when it really left."""
+    the overall window and in its chat's, so the messages after it keep their distance from
+    when it really left."""
 
     __slots__ = ("_clock", "at")
 
@@ -81,8 +82,9 @@ class RateLimiter:
         self._sleep = sleep
         self._released: deque[Release] = deque()
         self._next_slot = -math.inf
-        self._recent_by_chat: dict[int, deque[float]] = {}  # the last REPLY_BURST releases
-        self._last_delivery_by_chat: dict[int, float] = {}
+        # The last REPLY_BURST releases of each chat, and its last delivery: times as written.
+        self._recent_by_chat: dict[int, deque[Release]] = {}
+        self._last_delivery_by_chat: dict[int, Release] = {}
         self._paused_until = -math.inf
         self._deliveries_held_until = -math.inf
         self._releases = 0
@@ -257,13 +259,14 @@ class RateLimiter:
         recent = self._recent_by_chat.get(chat_id)
         if not interval or not recent:
             return -math.inf
-        delivered = self._last_delivery_by_chat.get(chat_id, -math.inf) + interval
+        last_delivery = self._last_delivery_by_chat.get(chat_id)
+        delivered = (last_delivery.at if last_delivery else -math.inf) + interval
         if not urgent:
-            return recent[-1] + interval
+            return recent[-1].at + interval
         # Replies may come in a short burst, but not on top of a delivery just sent.
         if len(recent) < REPLY_BURST:
             return delivered
-        return max(delivered, recent[0] + interval * REPLY_BURST)
+        return max(delivered, recent[0].at + interval * REPLY_BURST)
 
     def _ready_at(
         self, chat_id: int, now: float, *, urgent: bool = False, in_chat_limit: bool = True
@@ -294,17 +297,17 @@ class RateLimiter:
             recent = self._recent_by_chat.get(chat_id)
             if recent is None:
                 recent = self._recent_by_chat[chat_id] = deque(maxlen=REPLY_BURST)
-            recent.append(now)
+            recent.append(release)
             if delivery:
-                self._last_delivery_by_chat[chat_id] = now
+                self._last_delivery_by_chat[chat_id] = release
         self._releases += 1
         if self._releases % 1000 == 0:
             horizon = now - max(self._chat_interval, self._group_interval) * REPLY_BURST
             self._recent_by_chat = {
-                c: times for c, times in self._recent_by_chat.items() if times[-1] > horizon
+                c: times for c, times in self._recent_by_chat.items() if times[-1].at > horizon
             }
             self._last_delivery_by_chat = {
-                c: t for c, t in self._last_delivery_by_chat.items() if t > horizon
+                c: last for c, last in self._last_delivery_by_chat.items() if last.at > horizon
             }
         return release
 
