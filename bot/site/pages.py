@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
-from bot.db.models import ActionStatus, Indicator, Strategy, Zone
+from bot.db.models import ActionStatus, Event, Indicator, PlanAction, Strategy, Zone
 from bot.i18n import _, current_language, format_number, ngettext, use_locale
 from bot.services import monitoring, plan, site
 from bot.services.plan import strategy_label
@@ -296,16 +296,14 @@ async def strategy(
                 headers=Headers(_("Zone"), _("Average progress")),
             )
         )
-    body.append(h2(_("Actions")))
-    if actions:
-        body.append(action_table(here, _("Actions of the strategy"), actions))
-    else:
-        body.append(paragraph(_("No action of this strategy is monitored yet.")))
-    body.append(h2(_("Latest changes")))
     changes = await site.plan_changes(session, limit=LATEST_CHANGES, strategy_id=strategy_id)
-    body.append(changes_list(here, changes))
-    body.append(h2(_("Events")))
-    body.append(events_list(here, events, places))
+    body += _actions_changes_events(
+        here,
+        actions,
+        (_("Actions of the strategy"), _("No action of this strategy is monitored yet.")),
+        changes,
+        (events, places),
+    )
     return document(
         here,
         title=title,
@@ -313,6 +311,22 @@ async def strategy(
         description=_("The actions of a strategy of the plan and how they are progressing."),
         bot_link=options.bot_link(),
     )
+
+
+def _actions_changes_events(
+    here: Here,
+    actions: Sequence[PlanAction],
+    captions: tuple[str, str],
+    changes: Sequence[site.PlanChange],
+    events_and_places: tuple[Sequence[Event], site.PlaceNames],
+) -> list[str]:
+    """The sections a strategy's and a zone's pages end with."""
+    caption, none_yet = captions
+    parts = [h2(_("Actions"))]
+    parts.append(action_table(here, caption, actions) if actions else paragraph(none_yet))
+    parts += [h2(_("Latest changes")), changes_list(here, changes), h2(_("Events"))]
+    parts.append(events_list(here, *events_and_places))
+    return parts
 
 
 # --- zone -----------------------------------------------------------------------------------
@@ -347,16 +361,14 @@ async def zone(
     if actions:
         body.append(h2(_("Actions by status")))
         body.append(status_chart("zone-status", summary))
-    body.append(h2(_("Actions")))
-    if actions:
-        body.append(action_table(here, _("Actions that concern the zone"), actions))
-    else:
-        body.append(paragraph(_("No action of the plan concerns this zone yet.")))
-    body.append(h2(_("Latest changes")))
     changes = await site.plan_changes(session, limit=LATEST_CHANGES, zone_id=zone_id)
-    body.append(changes_list(here, changes))
-    body.append(h2(_("Events")))
-    body.append(events_list(here, events, places))
+    body += _actions_changes_events(
+        here,
+        actions,
+        (_("Actions that concern the zone"), _("No action of the plan concerns this zone yet.")),
+        changes,
+        (events, places),
+    )
     return document(
         here,
         title=title,
