@@ -30,6 +30,7 @@ from bot.jobs.events import EventJob, event_round
 from bot.services import event_ics, event_input, events, participation, subscriptions
 from bot.services.events import EventDraft, EventError
 from bot.services.subscriptions import Target
+from tests.conftest import eventually
 
 STAFF = 4242
 FAST = SenderConfig(
@@ -406,8 +407,13 @@ async def test_staff_publish_a_meeting_and_followers_rsvp_get_reminders_and_a_ca
     assert "Parteciperai." in citizen.callback_answers[-1].text
 
     await citizen.press("🗓 Aggiungi al calendario")
-    document = citizen.last_bot_message
-    assert document.kind == "document" and document.file_name.endswith(".ics")
+
+    async def calendar_file():  # the press is answered first, the file follows
+        last = citizen.last_bot_message
+        return last if last is not None and last.kind == "document" else None
+
+    document = await eventually(calendar_file, timeout=30)
+    assert document is not None and document.file_name.endswith(".ics")
     assert b"SUMMARY:Incontro del Tigullio" in document.file_bytes
 
     clock = Clock(starts - timedelta(hours=1))

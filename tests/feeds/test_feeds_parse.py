@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -237,15 +236,15 @@ async def test_huge_feed_parses_off_the_event_loop():
             await asyncio.sleep(0.01)
 
     ticking = asyncio.create_task(ticker())
-    started = time.monotonic()
     feed = await parse_feed(content, base_url=BASE, content_type="application/rss+xml")
-    elapsed = time.monotonic() - started
     ticking.cancel()
     assert feed.usable and len(feed.entries) == 3000
     assert feed.entries[0].title.startswith("Notizia 0:")
     assert feed.entries[-1].title.startswith("Notizia 2999:")
     assert len({entry.identity for entry in feed.entries}) == 3000
-    assert ticks >= elapsed / 0.01 * 0.3  # the loop kept running while parsing
+    # The loop kept running while parsing (on the loop itself it could not tick at all); how
+    # often depends on the machine's load, since the parse holds the GIL most of the time.
+    assert ticks >= 3
 
 
 def _atom_entry(feed_attributes: str, entry: str) -> bytes:
