@@ -274,7 +274,7 @@ class Sender:
             return 0
         claim, notifications = await self._claim()
         self._texts.clear()
-        self._handled = len(claim.claimed) + claim.skipped + claim.deferred
+        self._handled = claim.handled
         if claim.claimed:
             jobs = plan_jobs(claim.claimed, group_above=self.config.group_above)
             async with self._kept_alive():
@@ -305,7 +305,7 @@ class Sender:
 
     def _claimed_all(self, claim: outbox.ClaimResult) -> bool:
         """A full batch: more may be due."""
-        return len(claim.claimed) + claim.skipped + claim.deferred >= self._batch_size()
+        return claim.handled >= self._batch_size()
 
     async def run_until_idle(self, *, wait_s: float = 0.0, max_rounds: int = 10_000) -> None:
         """Send everything due now, and what becomes due (retries) within `wait_s` seconds."""
@@ -419,7 +419,7 @@ class Sender:
                         continue
                     notifications.update(claimed_notifications)
                     waiting.extend(plan_jobs(claim.claimed, group_above=config.group_above))
-                    self._handled += len(claim.claimed) + claim.skipped + claim.deferred
+                    self._handled += claim.handled
                     more = self._claimed_all(claim)
                 elif task is commit:
                     last_commit = time.monotonic()

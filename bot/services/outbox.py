@@ -223,6 +223,11 @@ class ClaimResult:
     deferred: int = 0
     skipped: int = 0
 
+    @property
+    def handled(self) -> int:
+        """The due rows this claim took: claimed, deferred (digests, quiet hours) or skipped."""
+        return len(self.claimed) + self.deferred + self.skipped
+
 
 async def claim_due(
     session: AsyncSession, now: datetime, *, worker: str, limit: int = 500
