@@ -19,6 +19,8 @@ import asyncio
 import gc
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from bot.sandbox import BotApiSandbox
 from bot.sandbox.errors import ApiError
@@ -38,14 +40,19 @@ def rejected(sandbox: BotApiSandbox) -> int:
     )
 
 
-async def main() -> None:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("first", type=int)
     parser.add_argument("count", type=int)
     parser.add_argument("--flood", type=float)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
-    args = parser.parse_args()
+    return parser
+
+
+@asynccontextmanager
+async def stand_in(args: argparse.Namespace) -> AsyncIterator[BotApiSandbox]:
+    """The stand-in with the users FIRST … FIRST + COUNT − 1, its limits and round trip."""
     async with BotApiSandbox(token=TOKEN, bot_username="psm_bench_bot") as sandbox:
         for user_id in range(args.first, args.first + args.count):
             sandbox.user(user_id, first_name="Citizen", language_code="it")
@@ -57,6 +64,11 @@ async def main() -> None:
             sandbox.set_flood_limits(global_per_second=int(args.flood), per_chat_per_second=1)
         if args.latency_ms or args.jitter_ms:
             sandbox.set_latency(args.latency_ms / 1000, args.jitter_ms / 1000)
+        yield sandbox
+
+
+async def main() -> None:
+    async with stand_in(argument_parser().parse_args()) as sandbox:
         print(sandbox.base_url, flush=True)
         loop = asyncio.get_running_loop()
         while await loop.run_in_executor(None, sys.stdin.readline):
@@ -71,4 +83,5 @@ async def main() -> None:
         print(json.dumps(summary), flush=True)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

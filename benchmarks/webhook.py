@@ -4,12 +4,13 @@
         [--repeat 3]
 
 The bot runs as its own process, as deployed: `python -m bot run --webhook` (webhook, and its
-own sender), SQLite, DELIVERY_RATE=30 (Telegram's real limit). Here run Telegram's side: the
-Bot API stand-in, answering after a round trip of --latency-ms (± --jitter-ms / 2) with the
-flood limits on (30 messages a second overall, one a second per chat), and the people: a
-broadcast to all of them is enqueued through `python -m bot broadcast`, and as soon as the
-broadcast reaches someone, they press its 👍 (a callback_query update posted to the webhook,
-with the button's callback_data from the message the stand-in recorded).
+own sender), SQLite, DELIVERY_RATE=30 (Telegram's real limit). Telegram's side runs in a
+process of its own (benchmarks/_webhook_sandbox_process.py): the Bot API stand-in, answering
+after a round trip of --latency-ms (± --jitter-ms / 2) with the flood limits on (30 messages
+a second overall, one a second per chat). The people run here: a broadcast to all of them is
+enqueued through `python -m bot broadcast`, and as soon as the broadcast reaches someone,
+they press its 👍 (the stand-in records the callback query and hands over the update, which
+is posted to the webhook).
 
 For each press: the time from its POST to the stand-in receiving the answerCallbackQuery
 (the toast); how many were answered. The messages that follow a press (the consent question,
@@ -23,12 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
+import json
 import os
 import platform
 import re
-import secrets
 import socket
 import statistics
 import sys
@@ -46,14 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after the project: `feeds` is the package
 
+from _webhook_sandbox_process import BROADCAST_TEXT  # noqa: E402
 from delivery import steady_rate  # noqa: E402
 
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
 from bot.db.models import Subscriber, utcnow  # noqa: E402
-from bot.sandbox import BotApiSandbox  # noqa: E402
-from bot.sandbox.errors import ApiError  # noqa: E402
-from bot.sandbox.state import CallbackQueryRecord  # noqa: E402
 from bot.services import plan  # noqa: E402
 from bot.web import WEBHOOK_PATH  # noqa: E402
 
@@ -61,9 +59,6 @@ TOKEN = "123456789:BENCHMARK-token-local-sandbox-only"
 SECRET = "benchmark-secret"
 FIRST_USER = 2_000_000
 CEILING = 30.0
-THUMBS_UP = "👍"
-BROADCAST_TEXT = "Metropoli Strategiche"
-MESSAGE_METHODS = ("sendMessage", "editMessageText", "editMessageReplyMarkup")
 
 
 def free_port() -> int:
@@ -99,11 +94,11 @@ async def prepare(url: str, users: int) -> None:
         await db.dispose()
 
 
-def bot_environment(sandbox: BotApiSandbox, database_url: str, port: int) -> dict[str, str]:
+def bot_environment(base_url: str, database_url: str, port: int) -> dict[str, str]:
     return {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": sandbox.base_url,
+        "TELEGRAM_API_BASE_URL": base_url,
         "DATABASE_URL": database_url,
         "WEBHOOK_URL": f"http://127.0.0.1:{port}",
         "WEBHOOK_SECRET": SECRET,
@@ -166,79 +161,104 @@ async def broadcast(env: dict[str, str]) -> None:
         raise RuntimeError(f"`bot broadcast` failed:\n{errors.decode(errors='replace')}")
 
 
+class StandInProcess:
+    """benchmarks/_webhook_sandbox_process.py: the stand-in on the other core, which turns
+    each broadcast reaching someone into their press (an update for the webhook)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.presses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reading = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, users: int, latency_ms: float, jitter_ms: float) -> StandInProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "benchmarks" / "_webhook_sandbox_process.py"),
+            str(FIRST_USER),
+            str(users),
+            "--flood",
+            str(CEILING),
+            "--latency-ms",
+            str(latency_ms),
+            "--jitter-ms",
+            str(jitter_ms),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,  # the summary is one long line
+        )
+        assert process.stdout is not None
+        base_url = (await process.stdout.readline()).decode().strip()
+        if not base_url:
+            await process.wait()
+            raise RuntimeError("the stand-in did not start")
+        return cls(process, base_url)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            message = json.loads(line)
+            if "press" in message:
+                self.presses.put_nowait(message["press"])
+            else:
+                self._answers.put_nowait(message)
+
+    async def wait_idle(self, settle: float, timeout: float) -> None:
+        await self._ask(f"idle {settle} {timeout}\n")
+        if not (await self._answers.get())["idle"]:
+            raise TimeoutError(f"the bot did not become idle within {timeout} s")
+
+    async def close(self) -> dict[str, Any]:
+        """What the stand-in saw (its `summary`)."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        answer = await self._answers.get()
+        await self.process.wait()
+        return answer["summary"]
+
+    async def _ask(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode())
+        await self.process.stdin.drain()
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reading.cancel()
+
+
 @dataclass
 class People:
-    """The users of the stand-in: each presses 👍 on the broadcast as soon as it arrives."""
+    """The users: each press the stand-in reports is posted to the webhook, after think_s."""
 
-    sandbox: BotApiSandbox
     webhook_url: str
-    users: set[int]
+    think_s: float = 0.0  # from receiving the broadcast to pressing
     posted_at: dict[str, float] = field(default_factory=dict)  # callback query id → time
     pressed_chat: dict[str, int] = field(default_factory=dict)  # callback query id → chat
-    broadcast_messages: set[tuple[int, int]] = field(default_factory=set)  # (chat, message)
-    think_s: float = 0.0  # from receiving the broadcast to pressing
     failed_posts: int = 0
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _tasks: set[asyncio.Task] = field(default_factory=set)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        world = self.sandbox.world
-        seen = 0
+    async def run(self, presses: asyncio.Queue[dict[str, Any]], count: int) -> None:
+        """Post the first `count` presses, each as soon as it comes (after think_s)."""
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(connector=connector) as client:
-            while not stop.is_set():
-                history = world.history
-                while seen < len(history):
-                    entry = history[seen]
-                    seen += 1
-                    data = _thumbs_up(entry.buttons) if entry.kind == "bot_message" else None
-                    message_id = entry.message_id
-                    if data is None or message_id is None or entry.chat_id not in self.users:
-                        continue
-                    key = (entry.chat_id, message_id)
-                    if key in self.broadcast_messages:
-                        continue
-                    self.broadcast_messages.add(key)
-                    task = asyncio.create_task(self.press(client, entry.chat_id, message_id, data))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                await world.notifier.wait(0.05)
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            posting = []
+            for _ in range(count):
+                update = {"update_id": next(self._update_ids), **await presses.get()}
+                posting.append(asyncio.create_task(self.press(client, update)))
+            await asyncio.gather(*posting)
 
-    async def press(
-        self, client: aiohttp.ClientSession, chat_id: int, message_id: int, data: str
-    ) -> None:
-        """What the stand-in does for a press (as SandboxUser does), posted to the webhook."""
+    async def press(self, client: aiohttp.ClientSession, update: dict[str, Any]) -> None:
         if self.think_s:
             await asyncio.sleep(self.think_s)
-        world = self.sandbox.world
-        user = self.sandbox.user(chat_id)
-        record = world.find_message(user.chat, message_id)
-        if record is None:
-            return
-        query = CallbackQueryRecord(
-            id=str(secrets.randbits(62)),
-            user_id=chat_id,
-            chat_id=chat_id,
-            message_id=message_id,
-            data=data,
-            created_at=world.clock(),
-        )
-        world.callback_queries[query.id] = query
-        update = {
-            "update_id": next(self._update_ids),
-            "callback_query": {
-                "id": query.id,
-                "from": user.profile.to_json(),
-                "message": world.message_json(record),
-                "chat_instance": user.chat.chat_instance,
-                "data": data,
-            },
-        }
+        query = update["callback_query"]
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        self.pressed_chat[query.id] = chat_id
-        self.posted_at[query.id] = time.time()
+        self.pressed_chat[query["id"]] = query["message"]["chat"]["id"]
+        self.posted_at[query["id"]] = time.time()
         try:
             async with client.post(self.webhook_url, json=update, headers=headers) as response:
                 await response.read()
@@ -246,14 +266,6 @@ class People:
                     self.failed_posts += 1
         except aiohttp.ClientError:
             self.failed_posts += 1
-
-
-def _thumbs_up(buttons: list[list[tuple[str, str | None]]]) -> str | None:
-    for row in buttons:
-        for label, value in row:
-            if label.startswith(THUMBS_UP) and value:
-                return value
-    return None
 
 
 @dataclass
@@ -273,52 +285,39 @@ class Run:
     bot_log: list[str]
 
 
-def message_chat(call: Any) -> tuple[int, int] | None:
-    result = call.outcome
-    if isinstance(result, dict) and "chat" in result:
-        return result["chat"]["id"], result["message_id"]
-    return None
-
-
-def measure(sandbox: BotApiSandbox, people: People, bot_log: list[str]) -> Run:
-    calls = sandbox.calls
-    answered_at: dict[str, float] = {}
-    for call in calls:
-        if call.method == "answerCallbackQuery" and call.ok:
-            answered_at.setdefault(str(call.params.get("callback_query_id")), call.at)
+def measure(seen: dict[str, Any], people: People, users: int, bot_log: list[str]) -> Run:
+    """The figures of one run from what the stand-in saw (`seen`) and the people did."""
+    answered_at = seen["answered"]
     toasts = sorted(
         answered_at[query] - posted
         for query, posted in people.posted_at.items()
         if query in answered_at
     )
-    messages = [c for c in calls if c.method in MESSAGE_METHODS and c.ok]
+    broadcast = {tuple(message) for message in seen["broadcast"]}
     broadcast_at = []
     follow_ups: dict[int, list[float]] = {}
-    for call in messages:
-        sent = message_chat(call)
-        if call.method == "sendMessage" and sent in people.broadcast_messages:
-            broadcast_at.append(call.at)
-        elif sent is not None:
-            follow_ups.setdefault(sent[0], []).append(call.at)
+    for at, chat, message_id in seen["messages"]:
+        if (chat, message_id) in broadcast:
+            broadcast_at.append(at)
+        else:
+            follow_ups.setdefault(chat, []).append(at)
     follow_up_s = []
     for query, posted in people.posted_at.items():
         later = [at for at in follow_ups.get(people.pressed_chat[query], []) if at >= posted]
         if later:
             follow_up_s.append(min(later) - posted)
-    refused = [c for c in calls if isinstance(c.outcome, ApiError) and c.outcome.error_code == 429]
-    rejected_broadcast = sum(1 for c in refused if BROADCAST_TEXT in str(c.params.get("text")))
     return Run(
-        users=len(people.users),
+        users=users,
         answered=len(toasts),
         toast_s=toasts,
-        message_rate=steady_rate([c.at for c in messages], CEILING),
+        message_rate=steady_rate([at for at, _, _ in seen["messages"]], CEILING),
         broadcast_sent=len(broadcast_at),
         follow_ups=sum(len(times) for times in follow_ups.values()),
         follow_up_s=sorted(follow_up_s),
         broadcast_s=max(broadcast_at) - min(broadcast_at) if broadcast_at else 0.0,
-        rejected=len(refused),
-        rejected_broadcast=rejected_broadcast,
-        early_sends=sandbox.early_sends,
+        rejected=seen["rejected"],
+        rejected_broadcast=seen["rejected_broadcast"],
+        early_sends=seen["early_sends"],
         failed_posts=people.failed_posts,
         bot_log=bot_log,
     )
@@ -326,35 +325,29 @@ def measure(sandbox: BotApiSandbox, people: People, bot_log: list[str]) -> Run:
 
 async def one_run(args: argparse.Namespace) -> Run:
     port = free_port()
-    users = set(range(FIRST_USER, FIRST_USER + args.users))
     with tempfile.TemporaryDirectory() as workdir:
         database_url = f"sqlite:///{workdir}/bench.sqlite3"
         await prepare(database_url, args.users)
-        async with BotApiSandbox(token=TOKEN, bot_username="psm_bench_bot") as sandbox:
-            for user_id in users:
-                sandbox.user(user_id, first_name="Citizen", language_code="it")
-            sandbox.set_latency(args.latency_ms / 1000, args.jitter_ms / 1000)
-            sandbox.set_flood_limits(global_per_second=int(CEILING), per_chat_per_second=1)
-            env = bot_environment(sandbox, database_url, port)
+        stand_in = await StandInProcess.start(args.users, args.latency_ms, args.jitter_ms)
+        try:
+            env = bot_environment(stand_in.base_url, database_url, port)
             log_path = Path(workdir) / "bot.log"
             bot = await start_bot(env, port, log_path, args.profile_bot)
-            webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-            people = People(sandbox, webhook_url, users, think_s=args.think_ms / 1000)
-            stop = asyncio.Event()
-            pressing = asyncio.create_task(people.run(stop))
+            people = People(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", args.think_ms / 1000)
             try:
+                pressing = asyncio.create_task(people.run(stand_in.presses, args.users))
                 await broadcast(env)
-                every_press_done = lambda: len(people.posted_at) >= len(users)  # noqa: E731
-                await sandbox.wait_until(every_press_done, timeout=args.timeout)
+                await asyncio.wait_for(pressing, args.timeout)
                 # Then the answers and the follow-ups: done once nothing came for 3 s.
-                await sandbox.wait_idle(settle=3.0, timeout=args.timeout)
+                await stand_in.wait_idle(settle=3.0, timeout=args.timeout)
             finally:
-                stop.set()
-                await pressing
                 bot.terminate()
                 await bot.wait()
-            log = log_path.read_text(errors="replace").splitlines()
-            return measure(sandbox, people, log)
+            seen = await stand_in.close()
+        finally:
+            await stand_in.kill()
+        log = log_path.read_text(errors="replace").splitlines()
+        return measure(seen, people, args.users, log)
 
 
 # ------------------------------------------------------------------------ reporting
@@ -452,9 +445,6 @@ async def main() -> None:
     print(f"load average at start: {load_average()}")
     runs = []
     for repetition in range(args.repeat):
-        # The stand-in shares this process with the people pressing: the garbage of earlier
-        # runs collected in the middle of this one would stall its clock and bunch arrivals.
-        gc.collect()
         run = await one_run(args)
         runs.append(run)
         print(
