@@ -10,7 +10,8 @@ round trip of MS ± jitter/2 (`BotApiSandbox.set_latency`).
 Prints the base URL, then serves. Each line read on stdin is a question: `count` is answered
 with the count of sendMessage calls accepted so far. When stdin closes it prints one JSON
 line: `rejected` (answers 429), `accepted` (sendMessage calls accepted), `early_sends`
-(messages sent before a 429's retry_after had passed) and `arrivals` (time.time() at which
+(messages sent before a 429's retry_after had passed), `refusals` (the 429s by the limit they
+enforced: overall, chat, group, early) and `arrivals` (time.time() at which
 each accepted sendMessage reached the stand-in, in order), then exits.
 """
 
@@ -78,6 +79,7 @@ async def main() -> None:
             "rejected": rejected(sandbox),
             "accepted": len(arrivals),
             "early_sends": sandbox.early_sends,
+            "refusals": sandbox.refusals,
             "arrivals": arrivals,
         }
         print(json.dumps(summary), flush=True)

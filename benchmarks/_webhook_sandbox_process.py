@@ -100,7 +100,7 @@ def summary(sandbox: BotApiSandbox, presses: Presses) -> dict[str, Any]:
     """`answered`: callback query id → when its answer arrived; `messages`: [arrival,
     chat, message id] of each message call accepted; `broadcast`: [chat, message id] of the
     messages pressed; `rejected` (429s), `rejected_broadcast` (of which on the broadcast),
-    `early_sends`."""
+    `early_sends`, `refusals` (the 429s by the limit they enforced)."""
     answered: dict[str, float] = {}
     messages = []
     for call in sandbox.calls:
@@ -125,6 +125,7 @@ def summary(sandbox: BotApiSandbox, presses: Presses) -> dict[str, Any]:
         "rejected": rejected(sandbox),
         "rejected_broadcast": refused_broadcast,
         "early_sends": sandbox.early_sends,
+        "refusals": sandbox.refusals,
     }
 
 

@@ -42,7 +42,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ class StandIn:
     rejected: int  # answers 429
     early_sends: int
     arrivals: list[float]
+    refusals: dict[str, int]  # the 429s by the limit they enforced
 
 
 class SandboxProcess:
@@ -123,7 +125,11 @@ class SandboxProcess:
         summary = json.loads(self._stdout.readline())
         self.process.wait(timeout=30)
         return StandIn(
-            summary["accepted"], summary["rejected"], summary["early_sends"], summary["arrivals"]
+            summary["accepted"],
+            summary["rejected"],
+            summary["early_sends"],
+            summary["arrivals"],
+            summary["refusals"],
         )
 
     def kill(self) -> None:
@@ -374,6 +380,7 @@ class Result:
     rejected: int
     early_sends: int
     wall_s: float
+    refusals: dict[str, int]
 
 
 async def run_variant(bench: Bench, variant: Variant, latency: tuple[float, float]) -> Result:
@@ -394,6 +401,7 @@ async def run_variant(bench: Bench, variant: Variant, latency: tuple[float, floa
         seen.rejected,
         seen.early_sends,
         wall_s,
+        seen.refusals,
     )
 
 
@@ -403,6 +411,20 @@ async def run_variant(bench: Bench, variant: Variant, latency: tuple[float, floa
 def spread(values: list[float], fmt: str) -> str:
     median = statistics.median(values)
     return f"{median:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
+def by_limit(refusals: Iterable[dict[str, int]]) -> str:
+    """429s summed over runs, by the limit they enforced: "overall 3, chat 1, early 1"."""
+    total: Counter[str] = Counter()
+    for counts in refusals:
+        total.update(counts)
+    return ", ".join(f"{limit} {count}" for limit, count in sorted(total.items()))
+
+
+def print_refusals(results: dict[str, list[Result]]) -> None:
+    for name, runs in results.items():
+        if any(r.refusals for r in runs):
+            print(f"  429s of {name!r}, all runs, by limit: {by_limit(r.refusals for r in runs)}")
 
 
 def print_backend(
@@ -431,6 +453,7 @@ def print_backend(
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         print("  ".join(cells))
+    print_refusals({variant.name: results[variant.name] for variant in variants})
     paid, naive = results["sender, paid broadcast"], results["naive send_message loop"]
     ratios = [p.rate / n.rate for p, n in zip(paid, naive, strict=True) if n.rate]
     if ratios:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after the project: `feeds` is the package
 
 from _webhook_sandbox_process import BROADCAST_TEXT  # noqa: E402
-from delivery import steady_rate  # noqa: E402
+from delivery import by_limit, steady_rate  # noqa: E402
 
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
@@ -281,6 +281,7 @@ class Run:
     rejected: int
     rejected_broadcast: int  # of which on the broadcast (the others on follow-ups)
     early_sends: int
+    refusals: dict[str, int]  # the 429s by the limit they enforced
     failed_posts: int
     bot_log: list[str]
 
@@ -318,6 +319,7 @@ def measure(seen: dict[str, Any], people: People, users: int, bot_log: list[str]
         rejected=seen["rejected"],
         rejected_broadcast=seen["rejected_broadcast"],
         early_sends=seen["early_sends"],
+        refusals=seen["refusals"],
         failed_posts=people.failed_posts,
         bot_log=bot_log,
     )
@@ -392,6 +394,7 @@ def report(runs: list[Run]) -> None:
     row("press → its follow-up p99", ms([percentile(r.follow_up_s, 0.99) for r in runs]))
     row("429s", spread([r.rejected for r in runs], ".0f"))
     row("  of which on the broadcast", spread([r.rejected_broadcast for r in runs], ".0f"))
+    row("  by limit, all runs", by_limit(r.refusals for r in runs) or "none")
     row("early sends", spread([r.early_sends for r in runs], ".0f"))
     row("webhook POSTs refused or failed", spread([r.failed_posts for r in runs], ".0f"))
     lines = Counter(_shape(line) for r in runs for line in r.bot_log)
@@ -450,7 +453,8 @@ async def main() -> None:
         print(
             f"run {repetition + 1}: {run.answered}/{run.users} answered, toast p99 "
             f"{percentile(run.toast_s, 0.99) * 1000:.0f} ms, {run.message_rate:.1f} msg/s, "
-            f"{run.follow_ups} follow-ups, {run.rejected} × 429, {run.early_sends} early sends; "
+            f"{run.follow_ups} follow-ups, {run.rejected} × 429 "
+            f"({by_limit([run.refusals]) or '-'}); "
             f"load average {load_average()}",
             flush=True,
         )

@@ -6,7 +6,7 @@ import enum
 import math
 import random
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 
 from .errors import ApiError, too_many_requests
@@ -212,6 +212,8 @@ class FloodLimiter:
         self._banned_until: dict[object, float] = {}  # GLOBAL or a chat id → monotonic time
         self.rejected = 0
         self.early_sends = 0
+        # Which limit each 429 enforced: "overall", "chat", "group" or "early" (a retry_after).
+        self.refusals: Counter[str] = Counter()
 
     def check(self, method: str, chat_id: object, *, paid_broadcast: bool = False) -> None:
         """Raise 429 if this call exceeds a limit or comes before a retry_after has passed;
@@ -227,16 +229,23 @@ class FloodLimiter:
         if now < banned_until:
             self.early_sends += 1
             self.rejected += 1
+            self.refusals["early"] += 1
             raise too_many_requests(max(1, math.ceil(banned_until - now)))
         windows = self._applicable_windows(chat_id, paid_broadcast, method.lower())
         for window, limit in windows:
             if window.count(now) >= limit:
                 self.rejected += 1
+                self.refusals[self._scope_of(window, chat_id)] += 1
                 scope = overall if window is self._global else chat_id
                 self._banned_until[scope] = now + self.retry_after
                 raise too_many_requests(self.retry_after)
         for window, _ in windows:
             window.add(now)
+
+    def _scope_of(self, window: _SlidingWindow, chat_id: object) -> str:
+        if window is self._global:
+            return "overall"
+        return "group" if window is self._per_group.get(chat_id) else "chat"
 
     def _applicable_windows(
         self, chat_id: object, paid_broadcast: bool, method: str

@@ -301,6 +301,12 @@ class BotApiSandbox:
         """Messages sent before a 429's retry_after had passed (refused again)."""
         return self.flood.early_sends
 
+    @property
+    def refusals(self) -> dict[str, int]:
+        """The 429s answered, by the limit they enforced: "overall", "chat", "group", or
+        "early" (sent before a retry_after had passed)."""
+        return dict(self.flood.refusals)
+
     def set_flood_limits(
         self,
         global_per_second: int | None = None,

@@ -95,6 +95,7 @@ async def test_per_chat_flood_limit(bot, sandbox):
     with pytest.raises(RetryAfter) as raised:
         await bot.send_message(1001, "3")
     assert retry_seconds(raised.value) == 3
+    assert sandbox.refusals == {"chat": 1}
     await bot.send_message(1002, "other chat is fine")
     assert await bot.send_chat_action(1001, "typing")
     sandbox.set_flood_limits()
@@ -109,6 +110,7 @@ async def test_global_flood_limit_and_paid_broadcast(bot, sandbox):
         await bot.send_message(user_id, "news")
     with pytest.raises(RetryAfter):
         await bot.send_message(2004, "news")
+    assert sandbox.refusals == {"overall": 1}
     await bot.send_message(2004, "news", allow_paid_broadcast=True)
 
 
@@ -120,6 +122,7 @@ async def test_group_flood_limit_per_minute(bot, sandbox):
     await bot.send_message(-200, "2")
     with pytest.raises(RetryAfter):
         await bot.send_message(-200, "3")
+    assert sandbox.refusals == {"group": 1}
     for text in "abc":
         await bot.send_message(1001, text)
 
@@ -300,6 +303,7 @@ async def test_a_message_before_retry_after_has_passed_is_an_early_send(bot, san
     with pytest.raises(RetryAfter):
         await bot.send_message(2003, "news")  # Telegram said to wait 30 s
     assert sandbox.early_sends == 1
+    assert sandbox.refusals == {"overall": 1, "early": 1}
     await bot.send_message(2003, "news", allow_paid_broadcast=True)  # a limit of its own
 
 
