@@ -12,7 +12,7 @@ from bot import handlers
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.db.engine import Database
 from bot.delivery.ratelimit import RateLimiter
-from bot.delivery.replies import PerUserUpdateProcessor, ReplyRateLimiter
+from bot.delivery.replies import PerUserUpdateProcessor, ReplyRateLimiter, interactive_request
 from bot.delivery.sender import Sender, SenderConfig
 from bot.delivery.transport import AiohttpRequest
 from bot.handlers.context import CONTEXT_TYPES, BotApplication
@@ -46,6 +46,7 @@ def build_application(
         # Replies share the sender's budget and go before its deliveries; answers to button
         # presses are not messages and are not held back (bot/delivery/replies.py).
         .rate_limiter(ReplyRateLimiter(limiter))
+        .request(interactive_request())
         .concurrent_updates(PerUserUpdateProcessor(settings.delivery.concurrent_updates))
         .post_init(_post_init)
     )

@@ -4,6 +4,7 @@ sender's budget and go before its deliveries, and one person's updates keep thei
 from __future__ import annotations
 
 import asyncio
+import time
 
 from telegram.error import RetryAfter
 
@@ -143,3 +144,26 @@ async def test_new_messages_keep_to_the_per_chat_limit_edits_follow_the_reader()
     assert clock.now > 110.0
     await limiter.wait_turn(7)  # a delivery: one a second
     assert clock.now > 111.0
+
+
+async def test_a_reply_written_late_counts_from_when_it_left(running_bot, composed, sandbox):
+    """The shipped application tells the limiter when a reply is written: a busy loop between
+    its turn and its write does not let the chat's next message come sooner than a second
+    after the reply really left."""
+    sandbox.user(1001, first_name="Anna", language_code="it")
+    request = running_bot.bot.request
+    write = request.do_request
+    busy_until: list[float] = []
+
+    async def busy_then_write(*args, **kwargs):
+        time.sleep(0.2)  # the loop is busy between the reply's turn and its write
+        busy_until.append(time.monotonic())
+        return await write(*args, **kwargs)
+
+    request.do_request = busy_then_write
+    try:
+        await running_bot.bot.send_message(1001, "Grazie!")
+    finally:
+        del request.do_request
+    delivery = await composed.sender.limiter.wait_turn(1001)
+    assert delivery.at >= busy_until[0] + 1.0

@@ -7,6 +7,9 @@ Telegram's short bursts); a screen edited in place follows its reader's presses,
 overall limit. Other calls (answering a button press, setting the menu) go at once. A 429
 pauses everyone for its retry_after, and the message is sent again once it has passed.
 
+A reply counts from when its request is written (`interactive_request`), as a delivery does:
+a loop busy between the reply's turn and its write does not bring the next messages sooner.
+
 `PerUserUpdateProcessor` handles updates concurrently, one person's in the order they came.
 """
 
@@ -15,19 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import Update
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+from telegram.request import HTTPXRequest
 
-from bot.delivery.ratelimit import RateLimiter, is_message_method
+from bot.delivery.ratelimit import RateLimiter, Release, is_message_method
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENT_UPDATES = 256
+CONNECTION_POOL_SIZE = 256  # an Application's bot has as many (ApplicationBuilder's default)
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+# The reply this task is sending: its request tells it when it is written.
+_sending: ContextVar[Release | None] = ContextVar("reply_being_sent", default=None)
 
 
 class ReplyRateLimiter(BaseRateLimiter[int]):
@@ -56,7 +65,8 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         in_place = endpoint.lower().startswith("edit")
         for attempt in range(retries + 1):
-            await self._limiter.wait_turn(chat, urgent=True, in_chat_limit=not in_place)
+            release = await self._limiter.wait_turn(chat, urgent=True, in_chat_limit=not in_place)
+            sending = _sending.set(release)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -64,7 +74,33 @@ class ReplyRateLimiter(BaseRateLimiter[int]):
                 if attempt == retries:
                     raise
                 log.warning("Telegram asked to wait %.0f s before %s", _seconds(error), endpoint)
+            finally:
+                _sending.reset(sending)
         raise AssertionError("unreachable")
+
+
+def interactive_request() -> HTTPXRequest:
+    """The request of the interactive bot: PTB's, as an Application has it, which tells the
+    reply being sent (if any) when its body has been written."""
+    hooks = {"request": [_trace_writing]}
+    return HTTPXRequest(
+        connection_pool_size=CONNECTION_POOL_SIZE, httpx_kwargs={"event_hooks": hooks}
+    )
+
+
+async def _trace_writing(request: httpx.Request) -> None:
+    release = _sending.get()
+    if release is not None:
+        request.extensions["trace"] = _written_trace(release)
+
+
+def _written_trace(release: Release) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    async def trace(event: str, _info: dict[str, Any]) -> None:
+        # httpcore's event once the request has gone to the connection (HTTP/1.1, as PTB's).
+        if event == "http11.send_request_body.complete":
+            release.written()
+
+    return trace
 
 
 def _seconds(error: RetryAfter) -> float:
