@@ -100,7 +100,8 @@ def summary(sandbox: BotApiSandbox, presses: Presses) -> dict[str, Any]:
     """`answered`: callback query id → when its answer arrived; `messages`: [arrival,
     chat, message id] of each message call accepted; `broadcast`: [chat, message id] of the
     messages pressed; `rejected` (429s), `rejected_broadcast` (of which on the broadcast),
-    `early_sends`, `refusals` (the 429s by the limit they enforced)."""
+    `refused` ([arrival, chat, on the broadcast] of each 429), `early_sends`, `refusals` (the
+    429s by the limit they enforced)."""
     answered: dict[str, float] = {}
     messages = []
     for call in sandbox.calls:
@@ -111,19 +112,18 @@ def summary(sandbox: BotApiSandbox, presses: Presses) -> dict[str, Any]:
         elif call.method in MESSAGE_METHODS and isinstance(call.outcome, dict):
             chat = call.outcome.get("chat", {}).get("id")
             messages.append([call.at, chat, call.outcome.get("message_id")])
-    refused_broadcast = sum(
-        1
+    refused = [
+        [call.at, call.params.get("chat_id"), BROADCAST_TEXT in str(call.params.get("text"))]
         for call in sandbox.calls
-        if isinstance(call.outcome, ApiError)
-        and call.outcome.error_code == 429
-        and BROADCAST_TEXT in str(call.params.get("text"))
-    )
+        if isinstance(call.outcome, ApiError) and call.outcome.error_code == 429
+    ]
     return {
         "answered": answered,
         "messages": messages,
         "broadcast": presses.broadcast_messages,
         "rejected": rejected(sandbox),
-        "rejected_broadcast": refused_broadcast,
+        "rejected_broadcast": sum(1 for _, _, broadcast in refused if broadcast),
+        "refused": refused,
         "early_sends": sandbox.early_sends,
         "refusals": sandbox.refusals,
     }

@@ -325,7 +325,7 @@ def measure(seen: dict[str, Any], people: People, users: int, bot_log: list[str]
     )
 
 
-async def one_run(args: argparse.Namespace) -> Run:
+async def one_run(args: argparse.Namespace, repetition: int) -> Run:
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
         database_url = f"sqlite:///{workdir}/bench.sqlite3"
@@ -346,6 +346,9 @@ async def one_run(args: argparse.Namespace) -> Run:
                 bot.terminate()
                 await bot.wait()
             seen = await stand_in.close()
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                (args.dump / f"run-{repetition + 1}.json").write_text(json.dumps(seen))
         finally:
             await stand_in.kill()
         log = log_path.read_text(errors="replace").splitlines()
@@ -437,6 +440,9 @@ async def main() -> None:
         "--profile-bot", metavar="FILE", help="run the bot under cProfile, its stats to FILE"
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds, per wait")
+    parser.add_argument(
+        "--dump", metavar="DIR", type=Path, help="what the stand-in saw, one JSON file per run"
+    )
     args = parser.parse_args()
     print(
         f"psm-bot webhook benchmark: {args.users} people press 👍 on a broadcast as it reaches "
@@ -448,7 +454,7 @@ async def main() -> None:
     print(f"load average at start: {load_average()}")
     runs = []
     for repetition in range(args.repeat):
-        run = await one_run(args)
+        run = await one_run(args, repetition)
         runs.append(run)
         print(
             f"run {repetition + 1}: {run.answered}/{run.users} answered, toast p99 "
