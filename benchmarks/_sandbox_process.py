@@ -11,8 +11,9 @@ Prints the base URL, then serves. Each line read on stdin is a question: `count`
 with the count of sendMessage calls accepted so far. When stdin closes it prints one JSON
 line: `rejected` (answers 429), `accepted` (sendMessage calls accepted), `early_sends`
 (messages sent before a 429's retry_after had passed), `refusals` (the 429s by the limit they
-enforced: overall, chat, group, early) and `arrivals` (time.time() at which
-each accepted sendMessage reached the stand-in, in order), then exits.
+enforced: overall, chat, group, early), `arrivals` (time.time() at which
+each accepted sendMessage reached the stand-in, in order) and `refused_at` (the same, of each
+429), then exits.
 """
 
 import argparse
@@ -33,12 +34,16 @@ def accepted_arrivals(sandbox: BotApiSandbox) -> list[float]:
     return [call.at for call in sandbox.calls if call.method == "sendMessage" and call.ok]
 
 
-def rejected(sandbox: BotApiSandbox) -> int:
-    return sum(
-        1
+def refused_arrivals(sandbox: BotApiSandbox) -> list[float]:
+    return [
+        call.at
         for call in sandbox.calls
         if isinstance(call.outcome, ApiError) and call.outcome.error_code == 429
-    )
+    ]
+
+
+def rejected(sandbox: BotApiSandbox) -> int:
+    return len(refused_arrivals(sandbox))
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -69,6 +74,10 @@ async def stand_in(args: argparse.Namespace) -> AsyncIterator[BotApiSandbox]:
 
 
 async def main() -> None:
+    import os
+
+    if os.environ.get("STANDIN_NICE"):
+        os.nice(int(os.environ["STANDIN_NICE"]))
     async with stand_in(argument_parser().parse_args()) as sandbox:
         print(sandbox.base_url, flush=True)
         loop = asyncio.get_running_loop()
@@ -81,6 +90,7 @@ async def main() -> None:
             "early_sends": sandbox.early_sends,
             "refusals": sandbox.refusals,
             "arrivals": arrivals,
+            "refused_at": refused_arrivals(sandbox),
         }
         print(json.dumps(summary), flush=True)
 

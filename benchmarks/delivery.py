@@ -65,6 +65,7 @@ from bot.db.models import (  # noqa: E402
     Subscription,
     utcnow,
 )
+from bot.runtime import deliver_due, settle_memory  # noqa: E402
 from bot.services import outbox, plan  # noqa: E402
 from bot.services.outbox import NewNotification  # noqa: E402
 
@@ -92,6 +93,7 @@ class StandIn:
     early_sends: int
     arrivals: list[float]
     refusals: dict[str, int]  # the 429s by the limit they enforced
+    refused_at: list[float]  # arrivals of the 429s
 
 
 class SandboxProcess:
@@ -130,6 +132,7 @@ class SandboxProcess:
             summary["early_sends"],
             summary["arrivals"],
             summary["refusals"],
+            summary["refused_at"],
         )
 
     def kill(self) -> None:
@@ -268,6 +271,7 @@ async def sender_for_seconds(bench: Bench, base_url: str) -> None:
     """The sender as `python -m bot run` runs it (run_forever), stopped after --seconds."""
     sender = build_sender(settings_for(bench, base_url, paid=False), bench.db, base_url=base_url)
     stop = asyncio.Event()
+    settle_memory()  # as run_until_signalled does
     async with sender.bot:
         task = asyncio.create_task(sender.run_forever(stop))
         await asyncio.sleep(bench.seconds)
@@ -278,13 +282,7 @@ async def sender_for_seconds(bench: Bench, base_url: str) -> None:
 async def sender_paid(bench: Bench, base_url: str) -> None:
     """The sender in paid-broadcast mode, as `python -m bot deliver`: everything due, then
     stop."""
-    sender = build_sender(settings_for(bench, base_url, paid=True), bench.db, base_url=base_url)
-    async with sender.bot:
-        await sender.recover()
-        try:
-            await sender.run_until_idle()
-        finally:
-            await sender.close()
+    await deliver_due(settings_for(bench, base_url, paid=True), bench.db)
 
 
 async def two_deliver_processes(bench: Bench, base_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import math
 import os
@@ -15,6 +16,7 @@ from sqlalchemy import func, insert, select
 
 from bot.app import build_sender
 from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber, Subscription
+from bot.runtime import deliver_due
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
 from bot.services.workers import dead_local_workers
@@ -295,3 +297,78 @@ async def test_of_two_senders_starting_together_one_waits_until_the_other_knows(
         for sender in senders:
             await sender.close()
             await sender.bot.shutdown()
+
+
+async def test_a_sender_that_learns_of_another_hands_back_what_it_claimed_beyond_its_share(
+    backend, db, settings, sandbox
+):
+    """Alone, a paid broadcast claims two seconds of sending at a time. When a second sender
+    joins, the first gives back what it holds beyond half a second of its half of the rate,
+    so both send and run out together (the second would otherwise find nothing to claim,
+    and the first would send the rest at half the rate)."""
+    if backend != "postgresql":
+        pytest.skip("several senders need PostgreSQL (row locks with SKIP LOCKED)")
+    first_user = 6_000_000
+    recipients = range(first_user, first_user + 3000)
+    for user_id in recipients:
+        sandbox.user(user_id, language_code="it")
+    await subscribe_and_broadcast(db, recipients, "hand-back")
+    paid = dataclasses.replace(settings, paid_broadcast=True)
+    first, second = (build_sender(paid, db, base_url=sandbox.base_url) for _ in range(2))
+    async with first.bot, second.bot:
+        sending = asyncio.create_task(first.run_until_idle())
+        try:
+            assert await eventually(lambda: _all_claimed(db, 3000), 60)
+            async with db.transaction() as session:  # the second sender joins
+                await workers.heartbeat(session, second.worker_id, datetime.now(UTC))
+            assert await eventually(lambda: _in_state(db, DeliveryState.PENDING), 60)
+            await second.run_until_idle()
+            await sending
+        finally:
+            sending.cancel()
+            await first.close()
+            await second.close()
+    async with db.transaction() as session:
+        by_worker = dict(
+            (
+                await session.execute(
+                    select(Delivery.claimed_by, func.count()).group_by(Delivery.claimed_by)
+                )
+            ).all()
+        )
+        states = set(await session.scalars(select(Delivery.state).distinct()))
+    assert states == {DeliveryState.SENT}
+    assert set(by_worker) == {first.worker_id, second.worker_id}
+    assert sandbox.count("sendMessage", ok=True) == 3000
+    assert {len(sandbox.user(u).bot_messages) for u in recipients} == {1}
+
+
+async def _in_state(db, state: DeliveryState) -> bool:
+    async with db.transaction() as session:
+        query = select(func.count()).select_from(Delivery).where(Delivery.state == state)
+        return bool(await session.scalar(query))
+
+
+async def _all_claimed(db, deliveries: int) -> bool:
+    """All `deliveries` targeted, none pending."""
+    async with db.transaction() as session:
+        query = select(Delivery.state, func.count()).group_by(Delivery.state)
+        states = {state: count for state, count in (await session.execute(query)).all()}
+    return sum(states.values()) == deliveries and not states.get(DeliveryState.PENDING)
+
+
+async def test_deliver_puts_what_start_up_built_out_of_the_collectors_way(db, settings, sandbox):
+    """`python -m bot deliver` (and `run`) freeze what start-up built: a full collection
+    walking all of it stopped a paid broadcast for a fifth of a second, and the requests held
+    meanwhile bunched up at Telegram."""
+    recipients = range(7_000_000, 7_000_003)
+    for user_id in recipients:
+        sandbox.user(user_id, language_code="it")
+    await subscribe_and_broadcast(db, recipients, "frozen")
+    gc.unfreeze()
+    try:
+        await deliver_due(dataclasses.replace(settings, telegram_api_base_url=sandbox.base_url), db)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert sandbox.count("sendMessage", ok=True) == 3

@@ -173,16 +173,10 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _deliver(settings: Settings, wait_s: float) -> int:
-    from bot.app import build_sender
+    from bot.runtime import deliver_due
 
     async with with_database(settings) as db:
-        sender = build_sender(settings, db)
-        async with sender.bot:
-            await sender.recover()
-            try:
-                await sender.run_until_idle(wait_s=wait_s)
-            finally:
-                await sender.close()
+        await deliver_due(settings, db, wait_s=wait_s)
     return 0
 
 

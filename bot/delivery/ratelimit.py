@@ -6,11 +6,11 @@ most `per_second` releases in any window of one second plus a margin, spaced hal
 interval apart (a loop that woke late may catch up on CATCH_UP_S of such slots). Telegram
 counts arrivals, and requests arrive with the jitter of their way there: the margin is
 BASE_MARGIN_S plus half the spread of the round trips measured (`RoundTrips`; above FAST_RATE,
-half their whole range), so the achieved rate is 99.5% of the configured one on a steady
-network and a little less on a jittery one. Per chat: one message per `per_chat_interval_s`
-(groups: per `group_interval_s`, 20 a minute), with the same margin. A 429 pauses every
-release for its retry_after; with a `shared` pause, the other senders pause too, and a pause
-any of them recorded is honoured before each release.
+the whole range of those of the last seconds), so the achieved rate is 99.5% of the configured
+one on a steady network and a little less on a jittery one. Per chat: one message per
+`per_chat_interval_s` (groups: per `group_interval_s`, 20 a minute), with the same margin.
+A 429 pauses every release for its retry_after; with a `shared` pause, the other senders
+pause too, and a pause any of them recorded is honoured before each release.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ CATCH_UP_S = 0.005
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit (each
-# also allows for the jitter of its own round trips; 0.05 s cost a fifth of two workers' rate).
+# also allows for the usual jitter of its own round trips; 0.05 s cost a fifth of two workers'
+# rate). Not at a paid broadcast's rates: there each allows for the whole range of its own.
 SHARED_JITTER_S = 0.02
 FAST_RATE = 100.0  # messages a second (a paid broadcast's share)
+# The extremes of the round trips are those of the last seconds, not of the last samples: at
+# 1,000/s, 200 samples are a fifth of a second, and a stall a second ago may come again.
+# (Each stall seen lengthens the window for this long: at 1,000/s, by 0.1 s costs 9%.)
+EXTREMES_HORIZON_S = 5.0
 
 
 class SharedPause(Protocol):
@@ -98,6 +103,11 @@ class RateLimiter:
         """This sender's messages per second (its share of the overall limit); None: no limit."""
         return self._rate
 
+    @property
+    def workers(self) -> int:
+        """The senders this one shares the overall limit with (itself included)."""
+        return self._workers
+
     def share(self, workers: int) -> None:
         """Several senders share the bot's overall limit: this one gets 1/workers of it. When
         others stop, this one takes their part a window later: their last messages still count
@@ -125,10 +135,12 @@ class RateLimiter:
         self._set_window()
 
     def _set_window(self) -> None:
-        shared = SHARED_JITTER_S if self._workers > 1 else 0.0
         # At hundreds a second, hundreds of pairs of messages a second test the margin: the
-        # extremes of the round trips decide, not their usual spread.
+        # extremes of the round trips decide, not their usual spread. Those cover the delays
+        # of this sender's requests whatever the others' are: its share stays its share in
+        # any second at Telegram, with no margin for the others.
         fast = self._rate is not None and self._rate > FAST_RATE
+        shared = SHARED_JITTER_S if self._workers > 1 and not fast else 0.0
         jitter = self._extreme_jitter_s if fast else self._jitter_s
         self._window = 1.0 + BASE_MARGIN_S + shared + jitter
 
@@ -322,16 +334,29 @@ def is_message_method(endpoint: str) -> bool:
 
 
 class RoundTrips:
-    """Round trips of the last requests: how many must be in flight to keep a rate, and how
-    much their arrivals may spread (half the spread of the round trips, the way out)."""
+    """Round trips of the last requests, from when each was written: how many must be in
+    flight to keep a rate, and how much their arrivals may spread: usually half the spread of
+    the round trips (the way out); at the extremes their whole range, since a stall on the
+    way there or on Telegram's side delays the arrival as much as the answer."""
 
-    def __init__(self, initial_s: float = 0.1, samples: int = 200, every: int = 20) -> None:
+    def __init__(
+        self,
+        initial_s: float = 0.1,
+        samples: int = 200,
+        every: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._samples: deque[float] = deque(maxlen=samples)
         self._every = every
+        self._clock = clock
         self._observed = 0
         self._typical_s = initial_s
         self._spread_s = 0.0
         self._range_s = 0.0
+        # Over EXTREMES_HORIZON_S, (when, seconds) of the slowest and the fastest still in
+        # reach: each entry is slower (faster) than those after it, the first is the extreme.
+        self._slowest: deque[tuple[float, float]] = deque()
+        self._fastest: deque[tuple[float, float]] = deque()
         self._listeners: list[Callable[[float, float], None]] = []
 
     def on_change(self, listener: Callable[[float, float], None]) -> None:
@@ -340,6 +365,7 @@ class RoundTrips:
 
     def observe(self, seconds: float) -> None:
         self._samples.append(seconds)
+        self._track_extremes(self._clock(), seconds)
         self._observed += 1
         if self._observed % self._every == 0 or self._observed < self._every:
             self._estimate()
@@ -355,8 +381,8 @@ class RoundTrips:
 
     @property
     def extreme_jitter_s(self) -> float:
-        """Half the whole range of the recent round trips."""
-        return self._range_s / 2
+        """The whole range of the round trips of the last EXTREMES_HORIZON_S."""
+        return self._range_s
 
     def in_flight_for(self, rate: float | None, *, minimum: int, maximum: int) -> int:
         """Requests in flight that keep `rate` with the typical round trip, twice over (the
@@ -365,11 +391,24 @@ class RoundTrips:
             return maximum
         return max(minimum, min(maximum, math.ceil(rate * self._typical_s * 2)))
 
+    def _track_extremes(self, now: float, seconds: float) -> None:
+        slowest, fastest = self._slowest, self._fastest
+        while slowest and slowest[-1][1] <= seconds:
+            slowest.pop()
+        slowest.append((now, seconds))
+        while fastest and fastest[-1][1] >= seconds:
+            fastest.pop()
+        fastest.append((now, seconds))
+        horizon = now - EXTREMES_HORIZON_S
+        for extremes in (slowest, fastest):
+            while extremes[0][0] < horizon:
+                extremes.popleft()
+
     def _estimate(self) -> None:
         ordered = sorted(self._samples)
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
         self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
-        self._range_s = ordered[last] - ordered[0]
+        self._range_s = self._slowest[0][1] - self._fastest[0][1]
         for listener in self._listeners:
             listener(self.arrival_jitter_s, self.extreme_jitter_s)

@@ -40,6 +40,7 @@ PAID_BROADCAST_PER_SECOND = 1000.0
 _T = TypeVar("_T")
 MARK_HEARTBEAT_EVERY_S = 0.25
 JOIN_DELAY_S = 1.5 * MARK_HEARTBEAT_EVERY_S
+SHARED_CLAIM_S = 0.5  # seconds of sending per claim, when several senders share the rate
 OUTAGE_RETRY_CAP_S = 10.0  # while the database is unavailable, try again at least this often
 
 
@@ -361,10 +362,11 @@ class Sender:
         while the requests of the others are still out. A crash leaves in doubt only what was
         marked and not recorded: the window, and at most a window of outcomes not yet written
         (no request goes out while that many wait for their commit). With `more` (the claim was
-        a full batch), the next batch is claimed once this one is all marked, so a long
-        broadcast does not stop at every batch for its last answers and the next claim."""
+        a full batch), the next batch is claimed while half of this one is still to be marked,
+        so a long broadcast does not stop at every batch for its last answers and the next
+        claim."""
         config = self.config
-        waiting = deque(jobs)  # claimed, not yet marked
+        waiting = _Waiting(jobs)  # claimed, not yet marked
         claiming: asyncio.Task | None = None
         marked: deque[Job] = deque()  # marked 'sending', not yet started
         running: dict[asyncio.Task, Job] = {}
@@ -391,16 +393,24 @@ class Sender:
                     or unwritten >= window
                     or not (running or marked or waiting)
                 )
-                refill = waiting and not stopping and room >= min(len(waiting), window) / 4
+                refill = waiting and not stopping and room >= min(waiting.deliveries, window) / 4
                 if stopping and not running and (waiting or marked):
-                    left = [d.delivery_id for job in (*marked, *waiting) for d in job.deliveries]
-                    waiting.clear()
+                    left = [
+                        d.delivery_id for job in (*marked, *waiting.clear()) for d in job.deliveries
+                    ]
                     marked.clear()
                     commit = finished.watch(self._commit([], left))
+                elif surplus := self._surplus(waiting):
+                    ids = [d.delivery_id for job in surplus for d in job.deliveries]
+                    commit = finished.watch(self._commit([], ids))
+                    more = True
                 elif refill or due:
-                    batch = _take(waiting, room) if refill else []
+                    batch = waiting.take(room) if refill else []
                     commit = finished.watch(self._commit(batch, []))
-            if more and not (waiting or stopping or claiming):
+            # The next claim is made while half a batch still waits to be marked: it has that
+            # long to come back (a busy database) before the pipeline runs dry.
+            ahead = max(window, self._batch_size() // 2)
+            if more and not (stopping or claiming) and waiting.deliveries <= ahead:
                 more = False
                 claiming = finished.watch(self._claim())
             if not (running or commit or claiming):
@@ -433,10 +443,24 @@ class Sender:
                     self._collect(task.result())
 
     def _batch_size(self) -> int:
-        """At least two seconds of sending per round: a round's last requests, waited for
-        before the next claim, are then a small part of it."""
+        """Alone: at least two seconds of sending per round, so a round's last requests,
+        waited for before the next claim, are a small part of it. Sharing the rate with other
+        senders: half a second of this one's share (at least a window; the next claim is made
+        ahead), so they run out of due deliveries together, instead of one sending a last
+        big claim at its share of the rate while the others have stopped."""
         rate = self.limiter.rate
+        if rate and self.limiter.workers > 1:
+            return max(self._window(), min(self.config.batch_size, int(SHARED_CLAIM_S * rate)))
         return max(self.config.batch_size, int(2 * rate) if rate else 0)
+
+    def _surplus(self, waiting: _Waiting) -> list[Job]:
+        """Claimed jobs beyond what this sender should hold (others started sharing the rate
+        since its claim), taken from the end of `waiting`: they go back to pending, for
+        whichever sender claims next."""
+        keep = self._batch_size()
+        if waiting.deliveries <= 2 * keep:
+            return []
+        return waiting.take_last(waiting.deliveries - keep)
 
     def _stopping(self) -> bool:
         return self.token_refused or (self._stop is not None and self._stop.is_set())
@@ -521,7 +545,6 @@ class Sender:
         last = len(rendered.parts) - 1
         for index, text in enumerate(rendered.parts):
             release = await self.limiter.wait_turn(job.chat_id)
-            released = time.monotonic()
             call = self._text_call(
                 job.chat_id,
                 text,
@@ -532,13 +555,13 @@ class Sender:
             try:
                 message_id = _message_id(await post_prepared(self.bot, "sendMessage", call))
             except Exception as error:  # any answer, even one nobody foresaw
-                self.round_trips.observe(time.monotonic() - released)
+                self.round_trips.observe(time.monotonic() - release.at)
                 if index + shown == 0:
                     return self._failure(job, error)
                 # Earlier parts were shown: sending again would repeat them.
                 total = len(rendered.parts) + shown
                 return self._partial(job, index + shown, total, error), None
-            self.round_trips.observe(time.monotonic() - released)
+            self.round_trips.observe(time.monotonic() - release.at)
         return self._sent(job, message_id, notifications), None
 
     def _text_call(
@@ -724,15 +747,47 @@ def _count(jobs: Iterable[Job]) -> int:
     return sum(len(job.deliveries) for job in jobs)
 
 
-def _take(jobs: deque[Job], deliveries: int) -> list[Job]:
-    """Jobs from the front of `jobs` carrying at most `deliveries` (at least one job)."""
-    taken = [jobs.popleft()]
-    count = len(taken[0].deliveries)
-    while jobs and count + len(jobs[0].deliveries) <= deliveries:
-        job = jobs.popleft()
-        taken.append(job)
-        count += len(job.deliveries)
-    return taken
+class _Waiting:
+    """Claimed jobs not yet marked, in sending order, and how many deliveries they carry."""
+
+    def __init__(self, jobs: Iterable[Job]) -> None:
+        self._jobs: deque[Job] = deque()
+        self.deliveries = 0
+        self.extend(jobs)
+
+    def __bool__(self) -> bool:
+        return bool(self._jobs)
+
+    def extend(self, jobs: Iterable[Job]) -> None:
+        for job in jobs:
+            self._jobs.append(job)
+            self.deliveries += len(job.deliveries)
+
+    def take(self, deliveries: int) -> list[Job]:
+        """Jobs from the front carrying at most `deliveries` (at least one job)."""
+        taken = [self._jobs.popleft()]
+        count = len(taken[0].deliveries)
+        while self._jobs and count + len(self._jobs[0].deliveries) <= deliveries:
+            taken.append(self._jobs.popleft())
+            count += len(taken[-1].deliveries)
+        self.deliveries -= count
+        return taken
+
+    def take_last(self, deliveries: int) -> list[Job]:
+        """Jobs from the end carrying at least `deliveries` (all of them, if fewer)."""
+        taken: list[Job] = []
+        count = 0
+        while self._jobs and count < deliveries:
+            taken.append(self._jobs.pop())
+            count += len(taken[-1].deliveries)
+        self.deliveries -= count
+        return taken
+
+    def clear(self) -> list[Job]:
+        jobs = list(self._jobs)
+        self._jobs.clear()
+        self.deliveries = 0
+        return jobs
 
 
 async def send_media(
