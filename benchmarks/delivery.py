@@ -96,22 +96,37 @@ class StandIn:
     refused_at: list[float]  # arrivals of the 429s
 
 
+def stand_in_command(
+    script: str, users: range, *, ceiling: float, latency_ms: float, jitter_ms: float
+) -> list[str]:
+    """The command line of a stand-in process (benchmarks/`script`): `users`, Telegram's
+    flood limits at `ceiling`, the round trip."""
+    return [
+        sys.executable,
+        str(ROOT / "benchmarks" / script),
+        str(users.start),
+        str(len(users)),
+        "--flood",
+        str(ceiling),
+        "--latency-ms",
+        str(latency_ms),
+        "--jitter-ms",
+        str(jitter_ms),
+    ]
+
+
 class SandboxProcess:
     """benchmarks/_sandbox_process.py: the stand-in on the other core."""
 
     def __init__(self, count: int, latency_ms: float, jitter_ms: float) -> None:
-        args = [
-            sys.executable,
-            str(ROOT / "benchmarks" / "_sandbox_process.py"),
-            str(FIRST_USER),
-            str(count),
-            "--flood",
-            str(CEILING),
-            "--latency-ms",
-            str(latency_ms),
-            "--jitter-ms",
-            str(jitter_ms),
-        ]
+        users = range(FIRST_USER, FIRST_USER + count)
+        args = stand_in_command(
+            "_sandbox_process.py",
+            users,
+            ceiling=CEILING,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+        )
         self.process = subprocess.Popen(
             args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

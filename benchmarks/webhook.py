@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after the project: `feeds` is the package
 
 from _webhook_sandbox_process import BROADCAST_TEXT  # noqa: E402
-from delivery import by_limit, steady_rate  # noqa: E402
+from delivery import by_limit, stand_in_command, steady_rate  # noqa: E402
 
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
@@ -175,16 +175,13 @@ class StandInProcess:
     @classmethod
     async def start(cls, users: int, latency_ms: float, jitter_ms: float) -> StandInProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "benchmarks" / "_webhook_sandbox_process.py"),
-            str(FIRST_USER),
-            str(users),
-            "--flood",
-            str(CEILING),
-            "--latency-ms",
-            str(latency_ms),
-            "--jitter-ms",
-            str(jitter_ms),
+            *stand_in_command(
+                "_webhook_sandbox_process.py",
+                range(FIRST_USER, FIRST_USER + users),
+                ceiling=CEILING,
+                latency_ms=latency_ms,
+                jitter_ms=jitter_ms,
+            ),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -241,9 +241,9 @@ def settle_memory() -> None:
 async def deliver_due(settings: Settings, db: Database, *, wait_s: float = 0.0) -> None:
     """`python -m bot deliver`: what is due now (and what falls due within `wait_s`)."""
     sender = build_sender(settings, db)
+    settle_memory()
     async with sender.bot:
         await sender.recover()
-        settle_memory()
         try:
             await sender.run_until_idle(wait_s=wait_s)
         finally:
@@ -268,6 +268,7 @@ async def run_until_signalled(
     webhook_url, secret = (
         settings.require_webhook() if deployment.receive == "webhook" else (None, None)
     )
+    settle_memory()  # before anything runs: the collection it takes holds up nobody
     async with (
         _running(application, receive=deployment.receive, webhook_url=webhook_url, secret=secret),
         sending(sender if deployment.sends else None) as sender_task,
@@ -299,7 +300,6 @@ async def run_until_signalled(
                 server.port,
             )
         log.info("psm-bot is running (%s); Ctrl+C or SIGTERM stops it", deployment)
-        settle_memory()
         try:
             await stop.wait()
         finally:

@@ -16,11 +16,11 @@ from sqlalchemy import func, insert, select
 
 from bot.app import build_sender
 from bot.db.models import Delivery, DeliveryState, NotificationKind, Subscriber, Subscription
-from bot.runtime import deliver_due
+from bot.runtime import Deployment, deliver_due, run_until_signalled
 from bot.services import outbox, workers
 from bot.services.outbox import NewNotification
 from bot.services.workers import dead_local_workers
-from tests.conftest import eventually
+from tests.conftest import compose_against, eventually
 from tests.processes import finished, start_deliver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,21 +108,22 @@ async def test_two_workers_share_a_10000_recipient_broadcast(backend, database_u
     # Exactly once, whatever the machine's load did to the pace. (Staying under Telegram's
     # limit is a matter of timing: benchmarks/delivery.py measures it, 0 × 429 at the limit.)
     assert sandbox.count("sendMessage", ok=True) == RECIPIENTS
-    async with db.transaction() as session:
-        by_worker = dict(
-            (
-                await session.execute(
-                    select(Delivery.claimed_by, func.count()).group_by(Delivery.claimed_by)
-                )
-            ).all()
-        )
-        states = set(await session.scalars(select(Delivery.state).distinct()))
+    by_worker, states = await sent_by_worker(db)
     assert states == {DeliveryState.SENT}
     assert len(by_worker) == 2 and min(by_worker.values()) > RECIPIENTS // 10  # both worked
     received = [
         len(sandbox.user(u).bot_messages) for u in range(first_user, first_user + RECIPIENTS)
     ]
     assert set(received) == {1}  # nobody twice, nobody left out
+
+
+async def sent_by_worker(db) -> tuple[dict[str | None, int], set[str]]:
+    """Deliveries by the worker that claimed them last, and the states they are in."""
+    async with db.transaction() as session:
+        query = select(Delivery.claimed_by, func.count()).group_by(Delivery.claimed_by)
+        by_worker = {worker: count for worker, count in (await session.execute(query)).all()}
+        states = set(await session.scalars(select(Delivery.state).distinct()))
+    return by_worker, states
 
 
 async def subscribe_and_broadcast(db, users: range, *source_keys: str) -> None:
@@ -328,15 +329,7 @@ async def test_a_sender_that_learns_of_another_hands_back_what_it_claimed_beyond
             sending.cancel()
             await first.close()
             await second.close()
-    async with db.transaction() as session:
-        by_worker = dict(
-            (
-                await session.execute(
-                    select(Delivery.claimed_by, func.count()).group_by(Delivery.claimed_by)
-                )
-            ).all()
-        )
-        states = set(await session.scalars(select(Delivery.state).distinct()))
+    by_worker, states = await sent_by_worker(db)
     assert states == {DeliveryState.SENT}
     assert set(by_worker) == {first.worker_id, second.worker_id}
     assert sandbox.count("sendMessage", ok=True) == 3000
@@ -355,6 +348,18 @@ async def _all_claimed(db, deliveries: int) -> bool:
         query = select(Delivery.state, func.count()).group_by(Delivery.state)
         states = {state: count for state, count in (await session.execute(query)).all()}
     return sum(states.values()) == deliveries and not states.get(DeliveryState.PENDING)
+
+
+async def test_run_puts_what_start_up_built_out_of_the_collectors_way(db, settings, sandbox):
+    stop = asyncio.Event()
+    stop.set()  # started, then stopped at once
+    gc.unfreeze()
+    try:
+        composition = compose_against(sandbox, settings, db, Deployment(receive="none"))
+        await run_until_signalled(composition, stop=stop)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 async def test_deliver_puts_what_start_up_built_out_of_the_collectors_way(db, settings, sandbox):
