@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.sandbox import BotApiSandbox
+from bot.sandbox.dispatcher import ApiCall
 from bot.sandbox.errors import ApiError
 
 TOKEN = "123456789:BENCHMARK-token-local-sandbox-only"
@@ -34,12 +35,17 @@ def accepted_arrivals(sandbox: BotApiSandbox) -> list[float]:
     return [call.at for call in sandbox.calls if call.method == "sendMessage" and call.ok]
 
 
-def refused_arrivals(sandbox: BotApiSandbox) -> list[float]:
+def refused_calls(sandbox: BotApiSandbox) -> list[ApiCall]:
+    """The calls answered 429."""
     return [
-        call.at
+        call
         for call in sandbox.calls
         if isinstance(call.outcome, ApiError) and call.outcome.error_code == 429
     ]
+
+
+def refused_arrivals(sandbox: BotApiSandbox) -> list[float]:
+    return [call.at for call in refused_calls(sandbox)]
 
 
 def rejected(sandbox: BotApiSandbox) -> int:
@@ -74,10 +80,6 @@ async def stand_in(args: argparse.Namespace) -> AsyncIterator[BotApiSandbox]:
 
 
 async def main() -> None:
-    import os
-
-    if os.environ.get("STANDIN_NICE"):
-        os.nice(int(os.environ["STANDIN_NICE"]))
     async with stand_in(argument_parser().parse_args()) as sandbox:
         print(sandbox.base_url, flush=True)
         loop = asyncio.get_running_loop()

@@ -17,10 +17,9 @@ import secrets
 import sys
 from typing import Any
 
-from _sandbox_process import argument_parser, rejected, stand_in
+from _sandbox_process import argument_parser, refused_calls, rejected, stand_in
 
 from bot.sandbox import BotApiSandbox
-from bot.sandbox.errors import ApiError
 from bot.sandbox.state import CallbackQueryRecord
 from bot.sandbox.transcript import TranscriptEntry
 
@@ -114,8 +113,7 @@ def summary(sandbox: BotApiSandbox, presses: Presses) -> dict[str, Any]:
             messages.append([call.at, chat, call.outcome.get("message_id")])
     refused = [
         [call.at, call.params.get("chat_id"), BROADCAST_TEXT in str(call.params.get("text"))]
-        for call in sandbox.calls
-        if isinstance(call.outcome, ApiError) and call.outcome.error_code == 429
+        for call in refused_calls(sandbox)
     ]
     return {
         "answered": answered,

@@ -409,8 +409,11 @@ class Sender:
                     commit = finished.watch(self._commit(batch, []))
             # The next claim is made while half a batch still waits to be marked: it has that
             # long to come back (a busy database) before the pipeline runs dry.
-            ahead = max(window, self._batch_size() // 2)
-            if more and not (stopping or claiming) and waiting.deliveries <= ahead:
+            if (
+                more
+                and not (stopping or claiming)
+                and waiting.deliveries <= max(window, self._batch_size() // 2)
+            ):
                 more = False
                 claiming = finished.watch(self._claim())
             if not (running or commit or claiming):
