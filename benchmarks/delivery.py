@@ -1,7 +1,7 @@
 """Delivery benchmark: the real sender against the Bot API stand-in, with Telegram's round trips.
 
     .venv/bin/python benchmarks/delivery.py [--latency-ms 50] [--jitter-ms 0] [--repeat 3]
-        [--sizes 3000] [--seconds 10] [--backends sqlite postgresql]
+        [--sizes 3000] [--seconds 10] [--backends sqlite postgresql] [--busy 0]
 
 Telegram is 30–80 ms away and counts what arrives: every run has the stand-in (in a process
 of its own, fresh for each run, closed after it) answer after a round trip of --latency-ms
@@ -25,6 +25,7 @@ limiter that sends its second's worth then waits, it is the long-run rate, witho
 effects of counting in a fixed window. Printed for each: the median over the repetitions and
 the spread (min–max), the percentage of Telegram's ceiling, 429s and early sends (messages
 sent before a 429's retry_after had passed); then paid / naive per repetition, and the goals.
+With --busy N, N processes keep a core busy each for the whole run (a loaded machine).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,7 @@ FIRST_USER = 1_000_000
 CEILING = 30.0  # Telegram: messages a second overall
 PAID_CEILING = 1000.0  # with allow_paid_broadcast
 JITTERY_MS = (55.0, 50.0)  # 30–80 ms
+BUSY_HELP = "processes that keep a core busy meanwhile (a loaded machine)"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PSM_BENCH_POSTGRES_ADMIN", "postgresql://127.0.0.1:5432/postgres"
 )
@@ -441,7 +443,12 @@ def print_refusals(results: dict[str, list[Result]]) -> None:
 
 
 def print_backend(
-    backend: str, count: int, variants: list[Variant], results: dict[str, list[Result]]
+    backend: str,
+    count: int,
+    variants: list[Variant],
+    results: dict[str, list[Result]],
+    *,
+    loaded: bool,
 ) -> list[str]:
     """The table for one backend and size; returns the lines of its goals."""
     repetitions = len(results[variants[0].name])
@@ -471,12 +478,15 @@ def print_backend(
     ratios = [p.rate / n.rate for p, n in zip(paid, naive, strict=True) if n.rate]
     if ratios:
         print(f"paid broadcast / naive loop, per repetition: {spread(ratios, '.1f')} ×")
-    return goals(backend, results, ratios)
+    return goals(backend, results, ratios, loaded=loaded)
 
 
-def goals(backend: str, results: dict[str, list[Result]], ratios: list[float]) -> list[str]:
+def goals(
+    backend: str, results: dict[str, list[Result]], ratios: list[float], *, loaded: bool
+) -> list[str]:
     """Each goal of issue #16 with what was measured: the median rate, and the worst
-    repetition's 429s and early sends (the goal is none in any of them)."""
+    repetition's 429s and early sends (the goal is none in any of them). On a loaded machine
+    (--busy) the steady run's goal is the jittery one's, and the jittery run has no rate goal."""
 
     def rate(name: str) -> float:
         return statistics.median(r.rate for r in results[name])
@@ -487,7 +497,8 @@ def goals(backend: str, results: dict[str, list[Result]], ratios: list[float]) -
     def limited(name: str, share: float, *, early: bool) -> tuple[str, bool, str]:
         got, refused, sooner = rate(name), worst(name, "rejected"), worst(name, "early_sends")
         ok = got >= share * CEILING and refused == 0 and (sooner == 0 or not early)
-        goal = f"{name}: ≥ {share:.0%} of 30/s, 0 × 429" + (", 0 early sends" if early else "")
+        goal = f"{name}: " + (f"≥ {share:.0%} of 30/s, " if share else "") + "0 × 429"
+        goal += ", 0 early sends" if early else ""
         return goal, ok, f"{got / CEILING:.1%}, up to {refused} × 429, {sooner} early"
 
     def paid(name: str) -> tuple[str, bool, str]:
@@ -495,8 +506,9 @@ def goals(backend: str, results: dict[str, list[Result]], ratios: list[float]) -
         return f"{name}: ≥ 900 msg/s", got >= 900, f"{got:.0f} msg/s"
 
     checks = [
-        limited("sender, limits on", 0.99, early=False),
-        limited("sender, jitter 30–80 ms", 0.97, early=True),
+        limited("sender, limits on", 0.97 if loaded else 0.99, early=loaded),
+        # Jittery and loaded at once is beyond the issue's goals: only no 429 is asked.
+        limited("sender, jitter 30–80 ms", 0.0 if loaded else 0.97, early=True),
         paid("sender, paid broadcast"),
     ]
     if "sender, paid, 2 workers" in results:
@@ -513,6 +525,25 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+@contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """A loaded machine: `count` processes that each keep a core busy, for the block."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait(timeout=30)
+
+
+def describe_load(busy: int) -> str:
+    shown = f"load average at start: {load_average()}"
+    if busy:
+        shown += f"; the machine loaded by {busy} busy process(es) beside the runs (--busy)"
+    return shown
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=50.0)
@@ -520,6 +551,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000])
     parser.add_argument("--seconds", type=float, default=10.0, help="per limited run")
+    parser.add_argument("--busy", type=int, default=0, help=BUSY_HELP)
     parser.add_argument(
         "--backends", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
     )
@@ -533,7 +565,12 @@ async def main() -> None:
         f"{args.repeat} repetition(s), {args.seconds:g} s per limited run; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
-    print(f"load average at start: {load_average()}")
+    print(describe_load(args.busy))
+    with busy_processes(args.busy):
+        await run_all(args)
+
+
+async def run_all(args: argparse.Namespace) -> None:
     latency = (args.latency_ms, args.jitter_ms)
     verdicts: list[str] = []
     for count in args.sizes:
@@ -551,7 +588,7 @@ async def main() -> None:
                     shift = repetition % len(variants)
                     for variant in variants[shift:] + variants[:shift]:
                         results[variant.name].append(await run_variant(bench, variant, latency))
-            verdicts += print_backend(backend, count, variants, results)
+            verdicts += print_backend(backend, count, variants, results, loaded=args.busy > 0)
     print("\ngoals (median over the repetitions; 429s and early sends: every repetition)")
     for line in verdicts:
         print(line)

@@ -1,7 +1,7 @@
 """Webhook benchmark: people pressing 👍 on a broadcast while it is being sent.
 
     .venv/bin/python benchmarks/webhook.py [--users 500] [--latency-ms 50] [--jitter-ms 0]
-        [--repeat 3]
+        [--repeat 3] [--busy 0]
 
 The bot runs as its own process, as deployed: `python -m bot run --webhook` (webhook, and its
 own sender), SQLite, DELIVERY_RATE=30 (Telegram's real limit). Telegram's side runs in a
@@ -17,7 +17,8 @@ For each press: the time from its POST to the stand-in receiving the answerCallb
 the first time) share the 30/s with the broadcast and go before it: the rate of all messages
 (broadcast and follow-ups, measured from their arrivals as benchmarks/delivery.py does), the
 delay from a press to its follow-up, 429s and early sends. Each repetition has a fresh
-database, bot process and stand-in; figures are the median and the spread (min–max).
+database, bot process and stand-in; figures are the median and the spread (min–max). With
+--busy N, N processes keep a core busy each meanwhile (a loaded machine).
 """
 
 from __future__ import annotations
@@ -47,7 +48,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "benchmarks"))  # after the project: `feeds` is the package
 
 from _webhook_sandbox_process import BROADCAST_TEXT  # noqa: E402
-from delivery import by_limit, stand_in_command, steady_rate  # noqa: E402
+from delivery import (  # noqa: E402
+    BUSY_HELP,
+    busy_processes,
+    by_limit,
+    describe_load,
+    load_average,
+    stand_in_command,
+    steady_rate,
+)
 
 from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
@@ -420,10 +429,6 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "N", line.split(" ", 2)[-1] if line[:4].isdigit() else line)
 
 
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=500)
@@ -440,6 +445,7 @@ async def main() -> None:
     parser.add_argument(
         "--dump", metavar="DIR", type=Path, help="what the stand-in saw, one JSON file per run"
     )
+    parser.add_argument("--busy", type=int, default=0, help=BUSY_HELP)
     args = parser.parse_args()
     print(
         f"psm-bot webhook benchmark: {args.users} people press 👍 on a broadcast as it reaches "
@@ -448,7 +454,14 @@ async def main() -> None:
         "flood limits on (30/s, 1/s per chat); "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
-    print(f"load average at start: {load_average()}")
+    print(describe_load(args.busy))
+    with busy_processes(args.busy):
+        runs = await run_all(args)
+    report(runs)
+    print(f"\nload average at the end: {load_average()}")
+
+
+async def run_all(args: argparse.Namespace) -> list[Run]:
     runs = []
     for repetition in range(args.repeat):
         run = await one_run(args, repetition)
@@ -461,8 +474,7 @@ async def main() -> None:
             f"load average {load_average()}",
             flush=True,
         )
-    report(runs)
-    print(f"\nload average at the end: {load_average()}")
+    return runs
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from bot.delivery.ratelimit import (
     EXTREMES_HORIZON_S,
     SAFETY_MARGIN,
     SHARED_JITTER_S,
+    UNSEEN_DELAY,
     RateLimiter,
     RoundTrips,
 )
@@ -266,6 +267,35 @@ async def test_arrivals_spread_by_jitter_stay_within_the_limit():
     assert achieved >= 30 * 0.97
 
 
+async def test_arrivals_delayed_by_rare_stalls_stay_within_the_limit():
+    """A loaded machine: one request in fifty is held up 12 ms on its way to Telegram (the
+    round trip shows it). Sending at the limit, every message is a second plus the margin
+    after the thirtieth before it, so each stall that exceeds the margin is a 429: the
+    window allows for the slowest recent round trip, not only for their usual spread."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    round_trips = RoundTrips(clock=clock)
+    round_trips.on_change(limiter.allow_for_jitter)
+    rng = random.Random(3)
+
+    def stall() -> float:
+        return 0.012 if rng.random() < 0.02 else rng.uniform(0.0, 0.001)
+
+    for _ in range(200):
+        clock.now += 0.033
+        round_trips.observe(0.050 + stall())
+    arrivals = []
+    start = clock.now
+    for chat in range(600):
+        await limiter.wait_turn(chat)
+        delay = stall()
+        arrivals.append(clock.now + 0.025 + delay)  # the stall is on the way there
+        round_trips.observe(0.050 + delay)
+    assert arrivals_in_any_window(sorted(arrivals)) <= 30
+    achieved = 599 / (clock.now - start)
+    assert achieved >= 30 * 0.97
+
+
 def test_in_flight_follows_rate_times_round_trip():
     round_trips = RoundTrips(initial_s=0.05)
     assert round_trips.in_flight_for(1000, minimum=8, maximum=256) == 100
@@ -330,17 +360,18 @@ async def test_a_message_written_late_counts_from_when_it_left():
 
 
 def test_a_paid_broadcast_allows_for_the_extremes_of_the_round_trips():
-    """At 30/s a rare slow round trip seldom lines up with a window's edge; at 1,000/s a
-    thousand pairs of messages a second meet it: the window allows for the whole range (a
-    stall on Telegram's side delays the arrival as much as the answer)."""
+    """At 30/s a message may arrive as much later than the others as the slowest round trip
+    took beyond the usual one; at 1,000/s a thousand pairs of messages a second meet the
+    fastest arrivals too: the window allows for the whole range (a stall on Telegram's side
+    delays the arrival as much as the answer)."""
     round_trips = RoundTrips()
     free, paid = RateLimiter(30), RateLimiter(1000)
     for limiter in (free, paid):
         round_trips.on_change(limiter.allow_for_jitter)
     for index in range(200):
-        round_trips.observe(0.120 if index % 100 == 0 else 0.050)
-    assert free._window == pytest.approx(1.0 + BASE_MARGIN_S)
-    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.070)
+        round_trips.observe(0.120 if index % 100 == 0 else 0.040 + index % 2 * 0.020)
+    assert free._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.060 * (1 + UNSEEN_DELAY))
+    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.080 * (1 + UNSEEN_DELAY))
 
 
 def test_senders_sharing_a_paid_broadcast_allow_for_their_own_extremes_only():
@@ -351,8 +382,10 @@ def test_senders_sharing_a_paid_broadcast_allow_for_their_own_extremes_only():
     for limiter in (free, paid):
         limiter.share(2)
         limiter.allow_for_jitter(0.010, 0.050)
-    assert free._window == pytest.approx(1.0 + BASE_MARGIN_S + SHARED_JITTER_S + 0.010)
-    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.050)
+    assert free._window == pytest.approx(
+        1.0 + BASE_MARGIN_S + SHARED_JITTER_S + 0.010 * (1 + UNSEEN_DELAY)
+    )
+    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.050 * (1 + UNSEEN_DELAY))
 
 
 def test_a_paid_broadcast_remembers_a_slow_round_trip_for_seconds():
@@ -367,7 +400,7 @@ def test_a_paid_broadcast_remembers_a_slow_round_trip_for_seconds():
     for _ in range(1000):
         clock.now += 0.001
         round_trips.observe(0.050)
-    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.100)
+    assert paid._window == pytest.approx(1.0 + BASE_MARGIN_S + 0.100 * (1 + UNSEEN_DELAY))
     clock.now += EXTREMES_HORIZON_S
     for _ in range(20):
         round_trips.observe(0.050)

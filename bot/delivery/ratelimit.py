@@ -4,10 +4,11 @@ Decisions are taken when a message is released, from the times earlier messages 
 released (or written, if later), so a stalled event loop cannot turn into a burst. Overall: at
 most `per_second` releases in any window of one second plus a margin, spaced half the nominal
 interval apart (a loop that woke late may catch up on CATCH_UP_S of such slots). Telegram
-counts arrivals, and requests arrive with the jitter of their way there: the margin is
-BASE_MARGIN_S plus half the spread of the round trips measured (`RoundTrips`; above FAST_RATE,
-the whole range of those of the last seconds), so the achieved rate is 99.5% of the configured
-one on a steady network and a little less on a jittery one. Per chat: one message per
+counts arrivals, and requests arrive with the delays of their way there: the margin is
+BASE_MARGIN_S plus how much slower than usual the slowest round trip of the last seconds was
+(`RoundTrips`; above FAST_RATE, their whole range), and UNSEEN_DELAY more, so the achieved
+rate is 99% of the configured one on a steady network and a little less on a jittery one or
+a busy machine. Per chat: one message per
 `per_chat_interval_s` (groups: per `group_interval_s`, 20 a minute), with the same margin.
 A 429 pauses every release for its retry_after; with a `shared` pause, the other senders
 pause too, and a pause any of them recorded is honoured before each release.
@@ -23,12 +24,15 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
-BASE_MARGIN_S = 0.004
+BASE_MARGIN_S = 0.002
+# The slowest round trip of the last seconds is not the slowest to come (a few hundred samples
+# fall short of a wide jitter's extreme): the window allows for this much more of the delay.
+UNSEEN_DELAY = 0.15
 CATCH_UP_S = 0.005
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
 # one's window is longer by this much, so their arrivals together stay under the limit (each
-# also allows for the usual jitter of its own round trips; 0.05 s cost a fifth of two workers'
+# also allows for the delays of its own round trips; 0.05 s cost a fifth of two workers'
 # rate). Not at a paid broadcast's rates: there each allows for the whole range of its own.
 SHARED_JITTER_S = 0.02
 FAST_RATE = 100.0  # messages a second (a paid broadcast's share)
@@ -136,13 +140,13 @@ class RateLimiter:
 
     def _set_window(self) -> None:
         # At hundreds a second, hundreds of pairs of messages a second test the margin: the
-        # extremes of the round trips decide, not their usual spread. Those cover the delays
+        # fastest arrivals meet the slowest, and the whole range decides. It covers the delays
         # of this sender's requests whatever the others' are: its share stays its share in
         # any second at Telegram, with no margin for the others.
         fast = self._rate is not None and self._rate > FAST_RATE
         shared = SHARED_JITTER_S if self._workers > 1 and not fast else 0.0
         jitter = self._extreme_jitter_s if fast else self._jitter_s
-        self._window = 1.0 + BASE_MARGIN_S + shared + jitter
+        self._window = 1.0 + BASE_MARGIN_S + shared + jitter * (1 + UNSEEN_DELAY)
 
     async def wait_turn(
         self, chat_id: int, *, urgent: bool = False, in_chat_limit: bool = True
@@ -335,9 +339,11 @@ def is_message_method(endpoint: str) -> bool:
 
 class RoundTrips:
     """Round trips of the last requests, from when each was written: how many must be in
-    flight to keep a rate, and how much their arrivals may spread: usually half the spread of
-    the round trips (the way out); at the extremes their whole range, since a stall on the
-    way there or on Telegram's side delays the arrival as much as the answer."""
+    flight to keep a rate, and how much later than others a request may arrive. Usually: as
+    much as the slowest round trip of the last EXTREMES_HORIZON_S took beyond the median (a
+    stall on the way there, or on Telegram's side, delays the arrival as much as the answer;
+    an even jitter splits between the way there and back, and the slowest is then about as
+    far above the median as an arrival can be late). At the extremes: their whole range."""
 
     def __init__(
         self,
@@ -351,7 +357,7 @@ class RoundTrips:
         self._clock = clock
         self._observed = 0
         self._typical_s = initial_s
-        self._spread_s = 0.0
+        self._late_s = 0.0
         self._range_s = 0.0
         # Over EXTREMES_HORIZON_S, (when, seconds) of the slowest and the fastest still in
         # reach: each entry is slower (faster) than those after it, the first is the extreme.
@@ -377,7 +383,9 @@ class RoundTrips:
 
     @property
     def arrival_jitter_s(self) -> float:
-        return self._spread_s / 2
+        """The slowest round trip of the last EXTREMES_HORIZON_S beyond the median of the
+        recent ones."""
+        return self._late_s
 
     @property
     def extreme_jitter_s(self) -> float:
@@ -408,7 +416,7 @@ class RoundTrips:
         ordered = sorted(self._samples)
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
-        self._spread_s = ordered[round(last * 0.99)] - ordered[round(last * 0.01)]
+        self._late_s = max(0.0, self._slowest[0][1] - ordered[last // 2])
         self._range_s = self._slowest[0][1] - self._fastest[0][1]
         for listener in self._listeners:
             listener(self.arrival_jitter_s, self.extreme_jitter_s)
