@@ -8,10 +8,10 @@ counts arrivals, and requests arrive with the delays of their way there: the mar
 BASE_MARGIN_S plus how much slower than usual the slowest round trip of the last seconds was
 (`RoundTrips`; above FAST_RATE, their whole range), and UNSEEN_DELAY more, so the achieved
 rate is 99% of the configured one on a steady network and a little less on a jittery one or
-a busy machine. Per chat: one message per
-`per_chat_interval_s` (groups: per `group_interval_s`, 20 a minute), with the same margin.
-A 429 pauses every release for its retry_after; with a `shared` pause, the other senders
-pause too, and a pause any of them recorded is honoured before each release.
+a busy machine. Per chat: one message per `per_chat_interval_s` (groups: per
+`group_interval_s`, 20 a minute), with the same margin. A 429 pauses every release for its
+retry_after; with a `shared` pause, the other senders pause too, and a pause any of them
+recorded is honoured before each release.
 """
 
 from __future__ import annotations
