@@ -459,8 +459,11 @@ class Sender:
     def _surplus(self, waiting: _Waiting) -> list[Job]:
         """Claimed jobs beyond what this sender should hold (others started sharing the rate
         since its claim), taken from the end of `waiting`: they go back to pending, for
-        whichever sender claims next."""
-        keep = self._batch_size()
+        whichever sender claims next. It keeps at least a window: when a window is more than
+        a batch (a small DELIVERY_BATCH_SIZE), claiming ahead fills `waiting` up to one, and
+        handing that back would race the claim it comes with (the claim misses the rows
+        handed back, and the round ends with them pending)."""
+        keep = max(self._batch_size(), self._window())
         if waiting.deliveries <= 2 * keep:
             return []
         return waiting.take_last(waiting.deliveries - keep)
