@@ -267,6 +267,53 @@ async def test_arrivals_spread_by_jitter_stay_within_the_limit():
     assert achieved >= 30 * 0.97
 
 
+async def send_at_the_limit(
+    limiter: RateLimiter, round_trips: RoundTrips, clock: FakeTime, rng, count: int
+) -> list[float]:
+    """`count` messages over round trips of 30–80 ms (each way 15–40 ms), each round trip
+    observed when its answer comes back; returns when each reached Telegram."""
+    answers: list[tuple[float, float]] = []
+    arrivals = []
+    for chat in range(count):
+        release = await limiter.wait_turn(chat)
+        for _answered, seconds in sorted(a for a in answers if a[0] <= clock.now):
+            round_trips.observe(seconds)
+        answers = [a for a in answers if a[0] > clock.now]
+        there, back = rng.uniform(0.015, 0.040), rng.uniform(0.015, 0.040)
+        arrivals.append(release.at + there)
+        answers.append((release.at + there + back, there + back))
+    return arrivals
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_a_new_sender_on_a_jittery_network_keeps_to_the_limit_from_its_first_second(seed):
+    """A sender that has seen no round trip yet learns their spread from the first answers:
+    by the thirty-first message, a second after the first, it has seen about thirty, whose
+    slowest falls short of the slowest to come by more than later. It allows for more of the
+    delay not yet seen while it has seen fewer round trips."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    round_trips = RoundTrips(clock=clock)
+    round_trips.on_change(limiter.allow_for_jitter)
+    arrivals = await send_at_the_limit(limiter, round_trips, clock, random.Random(seed), 120)
+    assert arrivals_in_any_window(sorted(arrivals)) <= 30
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_after_a_pause_a_sender_still_allows_for_the_round_trips_it_saw(seed):
+    """Between two broadcasts the sender is idle for longer than EXTREMES_HORIZON_S: the next
+    one starts from the extremes of the last round trips it saw, not from its first answers."""
+    clock = FakeTime()
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    round_trips = RoundTrips(clock=clock)
+    round_trips.on_change(limiter.allow_for_jitter)
+    rng = random.Random(seed)
+    await send_at_the_limit(limiter, round_trips, clock, rng, 300)
+    clock.now += 60
+    arrivals = await send_at_the_limit(limiter, round_trips, clock, rng, 120)
+    assert arrivals_in_any_window(sorted(arrivals)) <= 30
+
+
 async def test_arrivals_delayed_by_rare_stalls_stay_within_the_limit():
     """A loaded machine: one request in fifty is held up 12 ms on its way to Telegram (the
     round trip shows it). Sending at the limit, every message is a second plus the margin

@@ -26,8 +26,12 @@ from typing import Protocol
 SAFETY_MARGIN = 1.02  # per chat and per group
 BASE_MARGIN_S = 0.002
 # The slowest round trip of the last seconds is not the slowest to come (a few hundred samples
-# fall short of a wide jitter's extreme): the window allows for this much more of the delay.
+# fall short of a wide jitter's extreme): the window allows for this much more of the delay,
+# seen over UNSEEN_REFERENCE_SAMPLES round trips (5 s at 30/s); over fewer (a new sender's
+# first seconds), for more of it: × √(UNSEEN_REFERENCE_SAMPLES / seen). (In proportion to
+# 1/seen was safe too, but cost a 300-message broadcast 0.1–0.3 % more of its rate.)
 UNSEEN_DELAY = 0.15
+UNSEEN_REFERENCE_SAMPLES = 150
 CATCH_UP_S = 0.005
 REPLY_BURST = 10  # Telegram: "short bursts" in a chat, 1 a second on average
 # Several senders are several processes, delayed independently on their way to Telegram: each
@@ -38,7 +42,9 @@ SHARED_JITTER_S = 0.02
 FAST_RATE = 100.0  # messages a second (a paid broadcast's share)
 # The extremes of the round trips are those of the last seconds, not of the last samples: at
 # 1,000/s, 200 samples are a fifth of a second, and a stall a second ago may come again.
-# (Each stall seen lengthens the window for this long: at 1,000/s, by 0.1 s costs 9%.)
+# (Each stall seen lengthens the window for this long: at 1,000/s, by 0.1 s costs 9%.) They
+# are never those of fewer than UNSEEN_REFERENCE_SAMPLES, so that after a pause the next
+# broadcast starts from the round trips seen last, not from its first answers.
 EXTREMES_HORIZON_S = 5.0
 
 
@@ -81,6 +87,7 @@ class RateLimiter:
         self._per_second = per_second
         self._jitter_s = 0.0
         self._extreme_jitter_s = 0.0
+        self._unseen = UNSEEN_DELAY
         self._workers = 1
         self._fewer_since: float | None = None
         self._window = 1.0 + BASE_MARGIN_S
@@ -131,11 +138,18 @@ class RateLimiter:
         self._min_spacing = 0.5 / rate if rate else 0.0
         self._set_window()
 
-    def allow_for_jitter(self, arrival_jitter_s: float, extreme_s: float | None = None) -> None:
+    def allow_for_jitter(
+        self,
+        arrival_jitter_s: float,
+        extreme_s: float | None = None,
+        unseen: float = UNSEEN_DELAY,
+    ) -> None:
         """How much later than others a request released now may reach Telegram: usually
-        (`arrival_jitter_s`), and at the extremes (`extreme_s`)."""
+        (`arrival_jitter_s`), and at the extremes (`extreme_s`), as seen; `unseen`: the part
+        of either to add for the delays not seen yet."""
         self._jitter_s = max(0.0, arrival_jitter_s)
         self._extreme_jitter_s = max(self._jitter_s, extreme_s or 0.0)
+        self._unseen = unseen
         self._set_window()
 
     def _set_window(self) -> None:
@@ -146,7 +160,7 @@ class RateLimiter:
         fast = self._rate is not None and self._rate > FAST_RATE
         shared = SHARED_JITTER_S if self._workers > 1 and not fast else 0.0
         jitter = self._extreme_jitter_s if fast else self._jitter_s
-        self._window = 1.0 + BASE_MARGIN_S + shared + jitter * (1 + UNSEEN_DELAY)
+        self._window = 1.0 + BASE_MARGIN_S + shared + jitter * (1 + self._unseen)
 
     async def wait_turn(
         self, chat_id: int, *, urgent: bool = False, in_chat_limit: bool = True
@@ -343,7 +357,8 @@ class RoundTrips:
     much as the slowest round trip of the last EXTREMES_HORIZON_S took beyond the median (a
     stall on the way there, or on Telegram's side, delays the arrival as much as the answer;
     an even jitter splits between the way there and back, and the slowest is then about as
-    far above the median as an arrival can be late). At the extremes: their whole range."""
+    far above the median as an arrival can be late). At the extremes: their whole range.
+    With `unseen`, the part of either to add for what is not seen yet."""
 
     def __init__(
         self,
@@ -359,21 +374,22 @@ class RoundTrips:
         self._typical_s = initial_s
         self._late_s = 0.0
         self._range_s = 0.0
-        # Over EXTREMES_HORIZON_S, (when, seconds) of the slowest and the fastest still in
-        # reach: each entry is slower (faster) than those after it, the first is the extreme.
-        self._slowest: deque[tuple[float, float]] = deque()
-        self._fastest: deque[tuple[float, float]] = deque()
-        self._listeners: list[Callable[[float, float], None]] = []
+        # Over EXTREMES_HORIZON_S (and at least the last UNSEEN_REFERENCE_SAMPLES), (sample
+        # number, when, seconds) of the slowest and the fastest still in reach: each entry is
+        # slower (faster) than those after it, the first is the extreme.
+        self._slowest: deque[tuple[int, float, float]] = deque()
+        self._fastest: deque[tuple[int, float, float]] = deque()
+        self._listeners: list[Callable[[float, float, float], None]] = []
 
-    def on_change(self, listener: Callable[[float, float], None]) -> None:
-        """`listener(arrival_jitter_s, extreme_jitter_s)` after each new estimate."""
+    def on_change(self, listener: Callable[[float, float, float], None]) -> None:
+        """`listener(arrival_jitter_s, extreme_jitter_s, unseen)` after each new estimate."""
         self._listeners.append(listener)
 
     def observe(self, seconds: float) -> None:
         self._samples.append(seconds)
-        self._track_extremes(self._clock(), seconds)
         self._observed += 1
-        if self._observed % self._every == 0 or self._observed < self._every:
+        self._track_extremes(self._clock(), seconds)
+        if self._observed % self._every == 0 or self._observed < UNSEEN_REFERENCE_SAMPLES:
             self._estimate()
 
     @property
@@ -392,6 +408,14 @@ class RoundTrips:
         """The whole range of the round trips of the last EXTREMES_HORIZON_S."""
         return self._range_s
 
+    @property
+    def unseen(self) -> float:
+        """The part of the delays seen to allow for the delays not seen yet: UNSEEN_DELAY,
+        more while fewer than UNSEEN_REFERENCE_SAMPLES round trips were seen (a new sender's
+        first seconds: its first thirty fall short of the slowest to come by far more)."""
+        seen = min(max(self._observed, 1), UNSEEN_REFERENCE_SAMPLES)
+        return UNSEEN_DELAY * math.sqrt(UNSEEN_REFERENCE_SAMPLES / seen)
+
     def in_flight_for(self, rate: float | None, *, minimum: int, maximum: int) -> int:
         """Requests in flight that keep `rate` with the typical round trip, twice over (the
         slow ones, and commits between them)."""
@@ -401,22 +425,24 @@ class RoundTrips:
 
     def _track_extremes(self, now: float, seconds: float) -> None:
         slowest, fastest = self._slowest, self._fastest
-        while slowest and slowest[-1][1] <= seconds:
+        number = self._observed
+        while slowest and slowest[-1][2] <= seconds:
             slowest.pop()
-        slowest.append((now, seconds))
-        while fastest and fastest[-1][1] >= seconds:
+        slowest.append((number, now, seconds))
+        while fastest and fastest[-1][2] >= seconds:
             fastest.pop()
-        fastest.append((now, seconds))
+        fastest.append((number, now, seconds))
         horizon = now - EXTREMES_HORIZON_S
+        oldest_kept = number - UNSEEN_REFERENCE_SAMPLES
         for extremes in (slowest, fastest):
-            while extremes[0][0] < horizon:
+            while extremes[0][1] < horizon and extremes[0][0] <= oldest_kept:
                 extremes.popleft()
 
     def _estimate(self) -> None:
         ordered = sorted(self._samples)
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
-        self._late_s = max(0.0, self._slowest[0][1] - ordered[last // 2])
-        self._range_s = self._slowest[0][1] - self._fastest[0][1]
+        self._late_s = max(0.0, self._slowest[0][2] - ordered[last // 2])
+        self._range_s = self._slowest[0][2] - self._fastest[0][2]
         for listener in self._listeners:
-            listener(self.arrival_jitter_s, self.extreme_jitter_s)
+            listener(self.arrival_jitter_s, self.extreme_jitter_s, self.unseen)
