@@ -21,7 +21,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 SAFETY_MARGIN = 1.02  # per chat and per group
 BASE_MARGIN_S = 0.002
@@ -351,6 +351,12 @@ def is_message_method(endpoint: str) -> bool:
     return lowered.startswith(("send", "edit", "copymessage", "forwardmessage"))
 
 
+class _Extreme(NamedTuple):
+    number: int  # of the round trips observed, this one's
+    when: float
+    seconds: float
+
+
 class RoundTrips:
     """Round trips of the last requests, from when each was written: how many must be in
     flight to keep a rate, and how much later than others a request may arrive. Usually: as
@@ -374,11 +380,11 @@ class RoundTrips:
         self._typical_s = initial_s
         self._late_s = 0.0
         self._range_s = 0.0
-        # Over EXTREMES_HORIZON_S (and at least the last UNSEEN_REFERENCE_SAMPLES), (sample
-        # number, when, seconds) of the slowest and the fastest still in reach: each entry is
-        # slower (faster) than those after it, the first is the extreme.
-        self._slowest: deque[tuple[int, float, float]] = deque()
-        self._fastest: deque[tuple[int, float, float]] = deque()
+        # Over EXTREMES_HORIZON_S (and at least the last UNSEEN_REFERENCE_SAMPLES), the
+        # slowest and the fastest still in reach: each entry is slower (faster) than those
+        # after it, the first is the extreme.
+        self._slowest: deque[_Extreme] = deque()
+        self._fastest: deque[_Extreme] = deque()
         self._listeners: list[Callable[[float, float, float], None]] = []
 
     def on_change(self, listener: Callable[[float, float, float], None]) -> None:
@@ -425,24 +431,24 @@ class RoundTrips:
 
     def _track_extremes(self, now: float, seconds: float) -> None:
         slowest, fastest = self._slowest, self._fastest
-        number = self._observed
-        while slowest and slowest[-1][2] <= seconds:
+        sample = _Extreme(self._observed, now, seconds)
+        while slowest and slowest[-1].seconds <= seconds:
             slowest.pop()
-        slowest.append((number, now, seconds))
-        while fastest and fastest[-1][2] >= seconds:
+        slowest.append(sample)
+        while fastest and fastest[-1].seconds >= seconds:
             fastest.pop()
-        fastest.append((number, now, seconds))
+        fastest.append(sample)
         horizon = now - EXTREMES_HORIZON_S
-        oldest_kept = number - UNSEEN_REFERENCE_SAMPLES
+        oldest_kept = sample.number - UNSEEN_REFERENCE_SAMPLES
         for extremes in (slowest, fastest):
-            while extremes[0][1] < horizon and extremes[0][0] <= oldest_kept:
+            while extremes[0].when < horizon and extremes[0].number <= oldest_kept:
                 extremes.popleft()
 
     def _estimate(self) -> None:
         ordered = sorted(self._samples)
         last = len(ordered) - 1
         self._typical_s = ordered[round(last * 0.9)]
-        self._late_s = max(0.0, self._slowest[0][2] - ordered[last // 2])
-        self._range_s = self._slowest[0][2] - self._fastest[0][2]
+        self._late_s = max(0.0, self._slowest[0].seconds - ordered[last // 2])
+        self._range_s = self._slowest[0].seconds - self._fastest[0].seconds
         for listener in self._listeners:
             listener(self.arrival_jitter_s, self.extreme_jitter_s, self.unseen)
