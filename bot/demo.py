@@ -48,6 +48,8 @@ async def run_demo(*, keep_db: str | None = None, out=print) -> int:
             db = await prepare_database(settings)
             try:
                 bot = compose(settings, db, Deployment())
+                processor = bot.application.update_processor
+                sandbox.watch_bot(lambda: processor.current_concurrent_updates > 0)
                 async with polling(bot.application, sender=bot.sender, poll_timeout=1):
                     anna, ben = await _play_script(sandbox, db, bot.sender)
             finally:

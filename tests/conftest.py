@@ -184,7 +184,10 @@ def compose_against(sandbox, settings: Settings, db: Database, deployment=None):
     from bot.runtime import Deployment, compose
 
     bot_settings = dataclasses.replace(settings, telegram_api_base_url=sandbox.base_url)
-    return compose(bot_settings, db, deployment or Deployment())
+    composition = compose(bot_settings, db, deployment or Deployment())
+    processor = composition.application.update_processor
+    sandbox.watch_bot(lambda: processor.current_concurrent_updates > 0)
+    return composition
 
 
 @pytest.fixture

@@ -38,3 +38,7 @@ class SandboxHost(Protocol):
     ) -> list[TranscriptEntry]:
         """Wait for the bot's reaction to a user action and return the bot's actions."""
         ...
+
+    async def settled(self, chat: ChatState, settle: float, deadline: float, action: str) -> None:
+        """Wait until the bot handles no update and the chat was quiet ``settle`` seconds."""
+        ...

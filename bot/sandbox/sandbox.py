@@ -94,6 +94,7 @@ class BotApiSandbox:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._users: dict[int, SandboxUser] = {}
+        self._bot_busy: Callable[[], bool] = lambda: False
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -418,8 +419,30 @@ class BotApiSandbox:
 
         if not await wait_until(reacted, self.world.notifier, deadline):
             raise TimeoutError(self._no_reaction_message(chat, update, options, action, timeout))
-        await wait_quiet(lambda: chat.last_activity, settle, time.monotonic() + timeout)
+        if options.expect_reply:
+            await self.settled(chat, settle, time.monotonic() + timeout, action)
+        else:  # the caller goes on while the bot may still be at work
+            await wait_quiet(lambda: chat.last_activity, settle, time.monotonic() + timeout)
         return [entry for entry in chat.history[start:] if entry.is_bot_action]
+
+    def watch_bot(self, busy: Callable[[], bool]) -> None:
+        """Tell the driver how to see that the bot is still handling updates.
+
+        A reaction is then complete only once the bot has finished: a handler that answers a
+        press and edits the message later is not cut short by a slow machine. Without it, a
+        reaction ends after ``settle`` seconds of quiet (all a Telegram user could know), as
+        it does for actions with ``expect_reply=False``.
+        """
+        self._bot_busy = busy
+
+    async def settled(self, chat: ChatState, settle: float, deadline: float, action: str) -> None:
+        """Wait until the bot handles no update and the chat was quiet ``settle`` seconds."""
+        while True:
+            if not await wait_until(lambda: not self._bot_busy(), self.world.notifier, deadline):
+                raise TimeoutError(f"the bot was still handling updates after {action}")
+            await wait_quiet(lambda: chat.last_activity, settle, deadline)
+            if not self._bot_busy() or time.monotonic() >= deadline:
+                return
 
     def _no_reaction_message(
         self,

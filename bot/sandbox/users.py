@@ -10,7 +10,7 @@ from .content_rules import FormattedText, user_text
 from .files import tiny_png
 from .host import SandboxHost, WaitOptions
 from .state import CallbackQueryRecord, ChatState, MessageRecord, UserProfile
-from .sync import wait_quiet, wait_until
+from .sync import wait_until
 from .transcript import TranscriptEntry
 from .updates import QueuedUpdate
 
@@ -219,7 +219,7 @@ class SandboxUser:
         if not answered:
             raise TimeoutError(f"the bot did not answer both presses of {label!r} in {limit}s")
         quiet = sandbox.settle if settle is None else settle
-        await wait_quiet(lambda: self.chat.last_activity, quiet, time.monotonic() + limit)
+        await sandbox.settled(self.chat, quiet, time.monotonic() + limit, f"pressing {label!r}")
         return [entry for entry in self.chat.history[start:] if entry.is_bot_action]
 
     def delete_account(self) -> None:

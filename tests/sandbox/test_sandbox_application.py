@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -143,3 +145,32 @@ async def test_unanswered_update_times_out_with_a_readable_tail(sandbox):
         with pytest.raises(TimeoutError, match=r"(?s)did not happen.*Anna: hello"):
             await anna.send("hello", timeout=0.5)
         await anna.send("hello again", expect_reply=False)
+
+
+async def answer_then_edit_later(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A handler on a slow machine: the toast first, the edit after a pause longer than settle."""
+    query = update.callback_query
+    await query.answer()
+    await asyncio.sleep(SLOW_MACHINE_PAUSE)
+    await query.edit_message_text("Zone: Tigullio")
+
+
+SLOW_MACHINE_PAUSE = 0.6  # four times the sandbox's quiet period
+
+
+@pytest.mark.parametrize("watched", [True, False])
+async def test_a_press_waits_for_the_bot_to_finish_when_the_sandbox_can_see_it_working(
+    sandbox, watched
+):
+    application = build_application(sandbox)
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CallbackQueryHandler(answer_then_edit_later))
+    if watched:
+        sandbox.watch_bot(lambda: application.update_processor.current_concurrent_updates > 0)
+    anna = sandbox.user(1001, "Anna")
+    async with polling(application):
+        await anna.send("/start")
+        actions = await anna.press("English")
+        await sandbox.wait_idle(settle=SLOW_MACHINE_PAUSE)
+    expected = ["callback_answer", "edit"] if watched else ["callback_answer"]
+    assert [action.kind for action in actions] == expected
